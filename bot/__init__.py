@@ -1,0 +1,1 @@
+"""citebot front ends: the command line, the Telegram bot, and answer rendering."""

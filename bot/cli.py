@@ -1,0 +1,190 @@
+"""The `citebot` command line: a thin layer over index.engine."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+
+import click
+
+from index.errors import BadQuestion, CitebotError
+
+from . import render
+
+
+def fail(message: str, code: int = 2) -> None:
+    """One readable line on stderr, then exit."""
+    click.echo(f"citebot: error: {message}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(fn):
+    """Turn the core's errors into one line and an exit code; never a traceback for users."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except CitebotError as exc:
+            fail(exc.user_message(), exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("", err=True)
+            sys.exit(130)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except BrokenPipeError:
+            sys.exit(0)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            if os.environ.get("CITEBOT_DEBUG"):
+                raise
+            fail(f"internal error: {type(exc).__name__}: {exc} "
+                 "(set CITEBOT_DEBUG=1 to see the traceback)", 1)
+
+    return wrapper
+
+
+def index_options(fn):
+    """--corpus, --index and --model, shared by every command that opens the index."""
+    fn = click.option("--model", help="Embedding model folder or name [env CITEBOT_MODEL].")(fn)
+    fn = click.option("--index", "index_dir", type=click.Path(file_okay=False),
+                      help="Index folder [env CITEBOT_INDEX].")(fn)
+    fn = click.option("--corpus", type=click.Path(file_okay=False),
+                      help="Folder of articles [env CITEBOT_CORPUS].")(fn)
+    return fn
+
+
+def open_bot(corpus=None, index_dir=None, model=None, threshold=None, quiet=False):
+    """A Citebot for the resolved configuration; progress goes to stderr."""
+    from index.config import resolve
+    from index.engine import Citebot
+
+    say = (lambda _m: None) if quiet else (lambda m: click.echo(f"citebot: {m}", err=True))
+    return Citebot(resolve(corpus, index_dir, model, threshold), progress=say)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="citebot")
+def cli():
+    """citebot: answers questions about news articles with verbatim, cited quotes."""
+
+
+def _read_stdin_lines():
+    """Lines of stdin as (line number, text or None when not valid UTF-8)."""
+    for n, raw in enumerate(sys.stdin.buffer, 1):
+        try:
+            yield n, raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            yield n, None
+
+
+def _print_answer(bot, question, k, as_json, threshold=None):
+    answer = bot.ask(question, k=k)
+    if as_json:
+        click.echo(render.answer_json(answer))
+    else:
+        covered = None if answer.answered else [a.title for a in bot.store.articles][:5]
+        click.echo(render.answer_text(answer, covered=covered))
+    return answer
+
+
+@cli.command()
+@click.argument("question", nargs=-1)
+@click.option("-k", "k", default=3, show_default=True, type=click.IntRange(1, 10),
+              help="At most this many quotes.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output (JSON Lines for stdin).")
+@click.option("--threshold", type=float, help="Not-found threshold [env CITEBOT_THRESHOLD].")
+@index_options
+@handle_errors
+def ask(question, k, as_json, threshold, corpus, index_dir, model):
+    """Answer a question with quotes from the articles (stdin: one question per line)."""
+    bot = open_bot(corpus, index_dir, model, threshold)
+    if question:
+        _print_answer(bot, " ".join(question), k, as_json)
+        return
+    if not sys.stdin.isatty():
+        bad = 0
+        for n, line in _read_stdin_lines():
+            if line is not None and not line.strip():
+                continue
+            try:
+                if line is None:
+                    raise BadQuestion(f"line {n} is not valid UTF-8 text")
+                _print_answer(bot, line, k, as_json)
+            except BadQuestion as exc:
+                bad += 1
+                if as_json:
+                    click.echo(json.dumps({"question": line, "error": str(exc)},
+                                          ensure_ascii=False))
+                else:
+                    click.echo(f"citebot: error: line {n}: {exc}", err=True)
+            sys.stdout.flush()
+        sys.exit(2 if bad else 0)
+    from .prompt import interactive
+
+    interactive(bot, k=k, as_json=as_json)
+
+
+@cli.command()
+@click.argument("citation_id")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.option("--around", default=1, show_default=True, type=click.IntRange(0, 20),
+              help="Paragraphs shown before and after.")
+@index_options
+@handle_errors
+def source(citation_id, as_json, around, corpus, index_dir, model):
+    """Show a cited passage (art:p3 or art:120-240) with the text around it."""
+    view = open_bot(corpus, index_dir, model).source(citation_id, around=around)
+    if as_json:
+        click.echo(json.dumps(view.to_dict(), ensure_ascii=False))
+    else:
+        click.echo(render.source_text(view), nl=False)
+
+
+@cli.group(name="index")
+def index_group():
+    """Build or describe the index."""
+
+
+@index_group.command()
+@index_options
+@handle_errors
+def build(corpus, index_dir, model):
+    """Build (or rebuild) the index of the corpus."""
+    bot = open_bot(corpus, index_dir, model)
+    manifest = bot.build(show_bars=sys.stderr.isatty())
+    click.echo(f"indexed {manifest['articles']} articles, {manifest['passages']} passages, "
+               f"{manifest['sentences']} sentences into {bot.config.index}")
+
+
+@index_group.command()
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@index_options
+@handle_errors
+def info(as_json, corpus, index_dir, model):
+    """Describe the index: model, size, corpus, and whether the corpus changed since."""
+    from index.store import read_manifest
+
+    bot = open_bot(corpus, index_dir, model)
+    manifest = read_manifest(bot.config.index)
+    stale = bot.is_stale(manifest)
+    info = {k: manifest.get(k) for k in ("model", "dim", "index_type", "articles", "passages",
+                                         "sentences", "corpus_dir", "built_at", "generation",
+                                         "format_version")}
+    info.update(index_dir=str(bot.config.index), corpus_changed=stale)
+    if as_json:
+        click.echo(json.dumps(info, ensure_ascii=False))
+        return
+    for key, value in info.items():
+        click.echo(f"{key:15} {value}")
+    if stale:
+        click.echo("the corpus changed since this build: run `citebot index build`")
+
+
+# Further commands live in their own modules and are registered here.
+# (register-commands)
+
+
+def main():  # console script entry point
+    cli(prog_name="citebot")

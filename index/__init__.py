@@ -1,0 +1,1 @@
+"""citebot's core: corpus, passages, embeddings, the FAISS/BM25 store, search and quotes."""

@@ -1,0 +1,189 @@
+"""The library's front door: open (or build) the index for a config, answer, look up sources."""
+
+from __future__ import annotations
+
+import fcntl
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .answer import Answer, ArticleRef
+from .articles import corpus_fingerprint, corpus_stat_signature, load_corpus
+from .build import ProgressFn, build_index
+from .config import Config
+from .errors import IndexMismatch, IndexMissing, StaleIndex, UnknownCitation
+from .search import SearchParams, Searcher
+from .store import IndexStore, read_manifest
+
+_RANGE_ID = re.compile(r"^(?P<article>[^:\s]+):(?P<start>\d+)-(?P<end>\d+)$")
+
+
+@contextmanager
+def build_lock(index_dir: Path):
+    """One build at a time per index folder (readers never need the lock)."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@dataclass
+class SourceView:
+    """A cited passage with the paragraphs around it."""
+
+    id: str
+    article: ArticleRef
+    paragraph: int | None
+    text: str
+    start: int
+    end: int
+    before: list[tuple[str, str]]  # (citation id, paragraph text)
+    after: list[tuple[str, str]]
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "article": self.article.to_dict(), "paragraph": self.paragraph,
+                "text": self.text, "start": self.start, "end": self.end,
+                "before": [{"id": i, "text": t} for i, t in self.before],
+                "after": [{"id": i, "text": t} for i, t in self.after]}
+
+
+class Citebot:
+    """Opens the index named by a config, building it first when needed, and answers."""
+
+    def __init__(self, config: Config, progress: ProgressFn | None = None,
+                 params: SearchParams | None = None):
+        self.config = config
+        self.progress = progress or (lambda _m: None)
+        self.params = params or SearchParams()
+        if config.threshold is not None:
+            self.params.threshold = config.threshold
+        self._index_embedder = None
+        self._store: IndexStore | None = None
+        self._searcher: Searcher | None = None
+
+    # -- embedders: torch is imported only when something must be embedded with it ----------
+    def index_embedder(self):
+        """The sentence-transformers embedder used to build (loaded once)."""
+        if self._index_embedder is None:
+            from .embeddings import SentenceTransformerEmbedder
+
+            self._index_embedder = SentenceTransformerEmbedder(self.config.model)
+        return self._index_embedder
+
+    def question_embedder(self, manifest: dict):
+        """What embeds questions for this index: it must be the model the index was built with."""
+        from .embeddings import resolve_model
+
+        wanted, _ = resolve_model(self.config.model)
+        if manifest.get("model") != wanted:
+            raise IndexMismatch(f"the index was built with the model {manifest.get('model')!r}, "
+                                f"not {wanted!r}")
+        return self.index_embedder()
+
+    # -- index lifecycle ---------------------------------------------------------------------
+    def build(self, show_bars: bool = False) -> dict:
+        """Build the index of the configured corpus (replacing any earlier one)."""
+        with build_lock(self.config.index):
+            manifest = build_index(self.config.corpus, self.config.index, self.index_embedder(),
+                                   progress=self.progress, show_bars=show_bars)
+        self._store = self._searcher = None
+        return manifest
+
+    def is_stale(self, manifest: dict) -> bool:
+        """Has the corpus changed since the build? File stats first, contents when they differ."""
+        if not self.config.corpus.is_dir():
+            return False  # an index without its corpus folder still answers
+        if corpus_stat_signature(self.config.corpus) == manifest.get("corpus_signature"):
+            return False
+        articles = load_corpus(self.config.corpus)
+        return corpus_fingerprint(articles) != manifest.get("corpus_fingerprint")
+
+    def ensure_index(self) -> dict:
+        """The manifest of a current index: built when missing, rebuilt when the corpus changed."""
+        try:
+            manifest = read_manifest(self.config.index)
+        except IndexMissing:
+            if not self.config.auto_build:
+                raise
+            load_corpus(self.config.corpus)  # a missing corpus is the user's error, say it first
+            self.progress(f"no index at {self.config.index}: building it (once)")
+            return self.build()
+        if self.is_stale(manifest):
+            if not self.config.auto_build:
+                raise StaleIndex(f"the corpus in {self.config.corpus} changed since the index "
+                                 f"was built")
+            self.progress("the corpus changed since the index was built: rebuilding")
+            return self.build()
+        return manifest
+
+    @property
+    def store(self) -> IndexStore:
+        """The loaded, verified index (built or rebuilt first when needed)."""
+        if self._store is None:
+            self.ensure_index()
+            self._store = IndexStore(self.config.index)
+        return self._store
+
+    @property
+    def searcher(self) -> Searcher:
+        """The index plus the question embedder (opened on first use)."""
+        if self._searcher is None:
+            store = self.store
+            self._searcher = Searcher(store, self.question_embedder(store.manifest), self.params)
+        return self._searcher
+
+    def reload_if_changed(self) -> bool:
+        """Pick up a corpus change or a newer build; True when something was reloaded."""
+        if self._store is None:
+            return False
+        manifest = read_manifest(self.config.index)
+        if (manifest["generation"] == self._store.manifest["generation"]
+                and not self.is_stale(manifest)):
+            return False
+        self._store = self._searcher = None
+        _ = self.searcher
+        return True
+
+    # -- questions and lookups ---------------------------------------------------------------
+    def ask(self, question: str, k: int = 3, **kw) -> Answer:
+        """Answer one question with up to ``k`` citations."""
+        return self.searcher.ask(question, k=k, **kw)
+
+    def source(self, citation_id: str, around: int = 1) -> SourceView:
+        """A passage by citation id (``art:p3``) or character range (``art:120-240``), in context."""
+        store = self.store
+        cid = (citation_id or "").strip()
+        m = _RANGE_ID.match(cid)
+        if m:
+            article = store.article_by_id.get(m["article"])
+            start, end = int(m["start"]), int(m["end"])
+            if article is None or not (0 <= start < end <= len(article.body)):
+                raise UnknownCitation(f"no such citation: {cid!r}",
+                                      fix="ids look like article-id:p3 or article-id:120-240")
+            inside = [i for i, p in enumerate(store.passages) if p.article_id == article.id
+                      and p.start < end and start < p.end]
+            idx = inside[0] if inside else None
+        else:
+            idx = store.passage_by_id.get(cid)
+            if idx is None:
+                raise UnknownCitation(f"no such citation: {cid!r}",
+                                      fix="ids look like article-id:p3; see `citebot ask`")
+            article = store.article_by_id[store.passages[idx].article_id]
+            start, end = store.passages[idx].start, store.passages[idx].end
+        siblings = [i for i, p in enumerate(store.passages) if p.article_id == article.id]
+        pos = siblings.index(idx) if idx is not None else 0
+
+        def _text(i):
+            p = store.passages[i]
+            return p.id, article.body[p.start:p.end]
+
+        before = [_text(i) for i in siblings[max(0, pos - around):pos]] if idx is not None else []
+        after = [_text(i) for i in siblings[pos + 1:pos + 1 + around]] if idx is not None else []
+        return SourceView(id=cid, article=ArticleRef(**article.meta()),
+                          paragraph=store.passages[idx].paragraph if idx is not None else None,
+                          text=article.body[start:end], start=start, end=end,
+                          before=before, after=after)

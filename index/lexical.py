@@ -1,0 +1,41 @@
+"""Lexical side: one tokenizer (lower case, stop words out, Snowball stems) for BM25 and quotes."""
+
+from __future__ import annotations
+
+import math
+import re
+from functools import lru_cache
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    # Question words carry the question's type, not its topic.
+    return frozenset(STOPWORDS_EN) | {"what", "which", "who", "whom", "whose", "when", "where",
+                                      "why", "how", "many", "much", "did", "does", "do"}
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens, stop words kept."""
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def tokenize(text: str) -> list[str]:
+    """Stemmed content tokens of a text: what BM25 indexes and matches."""
+    stop = stopwords()
+    return _stemmer().stemWords([w for w in words(text) if w not in stop])
+
+
+def idf(term_df: int, n_docs: int) -> float:
+    """Okapi-style inverse document frequency, never negative."""
+    return math.log(1.0 + (n_docs - term_df + 0.5) / (term_df + 0.5))

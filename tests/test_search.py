@@ -1,0 +1,84 @@
+"""Answers from the real model and the real FAISS index of the seed corpus."""
+
+import pytest
+
+from conftest import assert_exact_quotes
+from index.errors import BadQuestion
+from index.search import clean_question, question_type
+
+# (question, article, words the first quote must hold): written for this suite, not tuned on.
+ON_TOPIC = [
+    ("How many Kenyan police officers arrived in the first contingent?", "mss-deployment",
+     "approximately 200"),
+    ("When did the first Kenyan police officers arrive in Haiti?", "mss-deployment", "June 25"),
+    ("How much money has the UN-backed trust fund raised?", "mss-deployment", "$21 million"),
+    ("When did a Kenyan court rule the deployment unconstitutional?", "mss-deployment",
+     "January 26, 2024"),
+    ("Which party filed a new appeal to block the deployment?", "mss-deployment",
+     "Third Voice Alliance"),
+    ("How many security personnel is the mission planned to have?", "mss-deployment", "2,500"),
+    ("Which resolution renewed the mission's authorization?", "mss-renewal", "2751"),
+    ("How many police officers did Kenya pledge to send?", "mss-renewal", "1,000"),
+    ("Which countries threatened a veto?", "mss-renewal", "China and Russia"),
+    ("When did the Haitian government request international assistance?", "mss-renewal",
+     "October 2022"),
+]
+
+OFF_TOPIC = [
+    "Who won the 2022 World Cup?",
+    "What is the capital of France?",
+    "How do I bake sourdough bread?",
+    "What is the boiling point of water at sea level?",
+    "Who painted the Mona Lisa?",
+]
+
+
+@pytest.mark.parametrize("question,article,needle", ON_TOPIC)
+def test_answer_is_in_first_quote(seed_bot, seed_dir, question, article, needle):
+    answer = seed_bot.ask(question)
+    assert answer.answered
+    first = answer.citations[0]
+    assert first.article.id == article
+    assert needle in first.quote
+    assert 1 <= len(answer.citations) <= 3
+    assert_exact_quotes(answer.citations + answer.more, seed_dir)
+
+
+@pytest.mark.parametrize("question", OFF_TOPIC)
+def test_off_topic_is_not_found(seed_bot, question):
+    answer = seed_bot.ask(question)
+    assert not answer.answered and answer.citations == []
+
+
+def test_quotes_are_whole_sentences_within_budget(seed_bot, seed_dir):
+    for question, _, _ in ON_TOPIC:
+        for c in seed_bot.ask(question, k=3).citations:
+            passage = seed_bot.store.passages[seed_bot.store.passage_by_id[c.id]]
+            starts = {s for s, _ in passage.sentences}
+            ends = {e for _, e in passage.sentences}
+            assert c.start in starts and c.end in ends
+            single = any(e - s == c.end - c.start for s, e in passage.sentences)
+            assert c.end - c.start <= 300 or single
+
+
+def test_leaning_sentence_brings_its_antecedent(seed_bot):
+    answer = seed_bot.ask("Why did China and Russia oppose a peacekeeping operation?")
+    quote = answer.citations[0].quote
+    assert "Both countries" in quote and "China and Russia" in quote
+
+
+@pytest.mark.parametrize("bad", ["", "   \n\t", "\x00\u200b\u200f", "🙂🙂🙂", "x" * 1001])
+def test_bad_questions_are_refused(bad):
+    with pytest.raises(BadQuestion):
+        clean_question(bad)
+
+
+def test_odd_unicode_is_cleaned():
+    assert clean_question("  Who\u200b led\x00 the   mission?\u202e ") == "Who led the mission?"
+
+
+def test_question_types():
+    assert question_type("When did it start?") == "when"
+    assert question_type("How many officers?") == "number"
+    assert question_type("Who leads it?") == "name"
+    assert question_type("Why?") is None
