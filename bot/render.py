@@ -62,3 +62,127 @@ def source_text(view) -> str:
     for cid, text in view.after:
         out += [f"  [{cid}] {text}", ""]
     return "\n".join(out).rstrip() + "\n"
+
+
+# -- pasteable citation forms (text / markdown) and citation lookups (`citebot cite`) ---------
+
+FORMATS = ("text", "markdown", "json")
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|"})
+
+
+def md_escape(text: str) -> str:
+    """Escape Markdown's inline syntax so the rendered text reads exactly as written."""
+    return text.translate(_MD_SPECIAL)
+
+
+def citation_markdown(article: ArticleRef, paragraph: int | None = None) -> str:
+    """'— [Title](url), Source, date, ¶3': every known field, none invented."""
+    title = md_escape(article.title)
+    if article.url:
+        title = f"[{title}]({article.url.replace(')', '%29').replace(' ', '%20')})"
+    parts = [title] + [md_escape(x) for x in (article.source, article.published) if x]
+    if paragraph:
+        parts.append(f"¶{paragraph}")
+    return "— " + ", ".join(parts)
+
+
+def quote_markdown(quote: str, article: ArticleRef, paragraph: int | None = None) -> str:
+    """A block quote followed by its attribution, ready to paste into Markdown."""
+    lines = [f"> {md_escape(ln)}".rstrip() for ln in quote.splitlines() or [""]]
+    return "\n".join(lines) + "\n\n" + citation_markdown(article, paragraph)
+
+
+def answer_markdown(answer: Answer, covered: list[str] | None = None) -> str:
+    """The answer as Markdown: each quote a block quote with its attribution."""
+    if not answer.answered:
+        return answer_text(answer, covered=covered)
+    return "\n\n".join(quote_markdown(c.quote, c.article, c.paragraph)
+                       for c in answer.citations)
+
+
+def source_markdown(view) -> str:
+    """The cited passage (only it, not its neighbours) as a Markdown block quote."""
+    return quote_markdown(view.text, view.article, view.paragraph) + "\n"
+
+
+def _words(text: str, n: int, tail: bool) -> str:
+    w = text.split()
+    if len(w) <= n:
+        return text
+    return "…" + " ".join(w[-n:]) if tail else " ".join(w[:n]) + "…"
+
+
+def diff_inline(ops, markdown: bool = False, context_words: int = 6) -> str:
+    """A word diff inline: [-article's words-] {+given words+} (Markdown: ~~dropped~~ **added**).
+
+    Context before and after the quoted part is cut to a few words.
+    """
+    if markdown:
+        drop, add = (lambda t: f"~~{md_escape(t)}~~"), (lambda t: f"**{md_escape(t)}**")
+        same = md_escape
+    else:
+        drop, add, same = (lambda t: f"[-{t}-]"), (lambda t: f"{{+{t}+}}"), (lambda t: t)
+    out, last_end = [], None
+    for i, d in enumerate(ops):
+        if d.op == "context":
+            piece = same(_words(d.article, context_words, tail=(i == 0)))
+        elif d.op == "same":
+            piece = same(d.article)
+        elif d.op == "dropped":
+            piece = drop(d.article)
+        elif d.op == "added":
+            piece = add(d.given)
+        else:  # changed
+            piece = drop(d.article) + add(d.given)
+        glued = out and d.start is not None and d.start == last_end  # "$" + "21": no space
+        out.append(piece if glued or not out else " " + piece)
+        last_end = d.end if d.end is not None else last_end
+    return "".join(out)
+
+
+def _cite_head(result) -> str:
+    if result.kind == "exact":
+        times = "once" if result.total == 1 else f"{result.total} times"
+        shown = f" (the first {len(result.matches)} shown)" if result.total > len(
+            result.matches) else ""
+        return f"Found word for word {times}{shown}:"
+    if result.kind == "close":
+        return ("Not found word for word. The closest wording in the articles "
+                "([-…-] the article's words, {+…+} the text's own):")
+    return "Not found in the articles: no sentence is close enough to this text."
+
+
+def cite_text(result, width: int = 88) -> str:
+    """Plain text for a lookup: each match with its citation, range id and word differences."""
+    out = [_cite_head(result)]
+    for n, m in enumerate(result.matches, 1):
+        score = "" if m.exact else f"  (similarity {m.similarity:.2f})"
+        # No breaks at hyphens: a copied quote must not gain a space in "Nations-backed".
+        out.append(textwrap.fill(f"“{m.quote}”", width=width, initial_indent=f"{n}. ",
+                                 subsequent_indent="   ", break_on_hyphens=False) + score)
+        out.append("   — " + citation_line(m.article, m.paragraph, m.id)
+                   + f" ({m.article.id}:{m.start}-{m.end})")
+        if not m.exact:
+            out.append(textwrap.fill(diff_inline(m.diff), width=width,
+                                     initial_indent="   differences: ",
+                                     subsequent_indent="     ", break_on_hyphens=False))
+    return "\n".join(out)
+
+
+def cite_markdown(result) -> str:
+    """Markdown for a lookup: block quotes with attributions, word differences for close ones."""
+    if result.kind == "none":
+        return _cite_head(result)
+    blocks = []
+    for m in result.matches:
+        block = quote_markdown(m.quote, m.article, m.paragraph)
+        if not m.exact:
+            block += (f" (similarity {m.similarity:.2f})\n\nDifferences (~~article~~ "
+                      f"**given**): {diff_inline(m.diff, markdown=True)}")
+        blocks.append(block)
+    return "\n\n".join(blocks)
+
+
+def cite_json(result) -> str:
+    """One JSON object per lookup (README, "Citation lookups")."""
+    return json.dumps(result.to_dict(), ensure_ascii=False)

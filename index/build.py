@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from .articles import corpus_fingerprint, corpus_stat_signature, load_corpus
+from .cache import EmbeddingCache, PassageCache
 from .embeddings import Embedder
 from .lexical import tokenize
+from .onnx_embed import FILES as ONNX_FILES
+from .onnx_embed import ONNX_DIR
 from .passages import make_passages, passage_text
 from .store import BuildData, write_generation
 
@@ -20,8 +22,14 @@ ProgressFn = Callable[[str], None]
 
 def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder,
                 progress: ProgressFn | None = None, show_bars: bool = False,
-                articles=None, extra_manifest: dict | None = None) -> dict:
-    """Index every article of ``corpus_dir`` into ``index_dir``; returns the new manifest."""
+                articles=None, extra_manifest: dict | None = None, *, use_cache: bool = True,
+                export_onnx: bool = True, index_type: str | None = None) -> dict:
+    """Index every article of ``corpus_dir`` into ``index_dir``; returns the new manifest.
+
+    ``use_cache``: reuse the passages and vectors of earlier builds (cache.py); ``export_onnx``:
+    put the embedder's ONNX export in the index when it has one (the fast question path);
+    ``index_type``: "flat" or "hnsw" instead of the choice by size.
+    """
     import bm25s
 
     say = progress or (lambda _msg: None)
@@ -29,29 +37,52 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder,
     if articles is None:
         articles = load_corpus(corpus_dir)
     by_id = {a.id: a for a in articles}
-    passages = [p for a in articles for p in make_passages(a)]
+    if use_cache:
+        splits = PassageCache(index_dir)
+        passages = [p for a in articles for p in splits.passages(a)]
+        splits.save()
+    else:
+        passages = [p for a in articles for p in make_passages(a)]
     texts = [passage_text(by_id[p.article_id], p) for p in passages]
     sentences = [by_id[p.article_id].body[s:e] for p in passages for s, e in p.sentences]
     say(f"{len(articles)} articles, {len(passages)} passages, {len(sentences)} sentences")
     bars = show_bars and len(texts) + len(sentences) > 256
-    pvecs = embedder.encode(texts, show_progress=bars)
-    svecs = embedder.encode(sentences, show_progress=bars)
+    if use_cache:
+        cache = EmbeddingCache(index_dir, embedder)
+        pvecs = cache.embed(texts, show_progress=bars)
+        svecs = cache.embed(sentences, show_progress=bars)
+        cache.save()  # now: a build killed later keeps what it embedded
+        say(f"embedded {cache.misses} texts, {cache.hits} from the cache")
+    else:
+        pvecs = embedder.encode(texts, show_progress=bars)
+        svecs = embedder.encode(sentences, show_progress=bars)
+    onnx_dir = _onnx_export(embedder) if export_onnx else None
     tokens = [tokenize(t) for t in texts]
     bm25 = bm25s.BM25()
     # bm25s cannot index an empty corpus or empty documents: a placeholder token keeps rows aligned.
     bm25.index([t or ["\x00"] for t in tokens], show_progress=False)
-    doc_freq = Counter(tok for toks in tokens for tok in set(toks))
     manifest = {
         "model": embedder.name, "dim": int(embedder.dim),
+        "model_fingerprint": getattr(embedder, "fingerprint", None),
+        "question_encoder": "onnx" if onnx_dir else "sentence-transformers",
         "corpus_dir": str(Path(corpus_dir).resolve()) if corpus_dir else None,
         "corpus_fingerprint": corpus_fingerprint(articles),
         "corpus_signature": corpus_stat_signature(corpus_dir) if corpus_dir else None,
-        "index_type": "flat", "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **(extra_manifest or {}),
     }
     manifest = write_generation(index_dir, BuildData(
         articles=articles, passages=passages, passage_vectors=np.asarray(pvecs),
-        sentence_vectors=np.asarray(svecs), bm25=bm25, doc_freq=dict(doc_freq),
-        manifest=manifest))
+        sentence_vectors=np.asarray(svecs), bm25=bm25, doc_freq={},
+        manifest=manifest, index_type=index_type,
+        extra_files={f"{ONNX_DIR}/{name}": Path(onnx_dir) / name for name in ONNX_FILES}
+        if onnx_dir else {}))
     say(f"index written to {index_dir} in {time.perf_counter() - t0:.1f} s")
     return manifest
+
+
+def _onnx_export(embedder) -> Path | None:
+    """The embedder's ONNX export folder, if it has one (models that cannot be exported, and
+    test embedders, have none: their questions are embedded by the embedder itself)."""
+    export = getattr(embedder, "onnx_export", None)
+    return export() if export else None

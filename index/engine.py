@@ -12,11 +12,14 @@ from .answer import Answer, ArticleRef
 from .articles import corpus_fingerprint, corpus_stat_signature, load_corpus
 from .build import ProgressFn, build_index
 from .config import Config
-from .errors import IndexMismatch, IndexMissing, StaleIndex, UnknownCitation
+from .errors import IndexMissing, StaleIndex, UnknownCitation, UsageError
 from .search import SearchParams, Searcher
 from .store import IndexStore, read_manifest
 
-_RANGE_ID = re.compile(r"^(?P<article>[^:\s]+):(?P<start>\d+)-(?P<end>\d+)$")
+# The last colon splits: article ids from front matter may hold colons themselves.
+_RANGE_ID = re.compile(r"^(?P<article>\S+):(?P<start>\d+)-(?P<end>\d+)$")
+# Ids are printed as "[art:p3]" or "(art:120-240)": what was copied around them is dropped.
+_ID_WRAPPING = " \t\r\n[]()<>`'\"“”‘’"
 
 
 @contextmanager
@@ -62,27 +65,37 @@ class Citebot:
         if config.threshold is not None:
             self.params.threshold = config.threshold
         self._index_embedder = None
+        self._question_embedder = None  # (generation, embedder)
         self._store: IndexStore | None = None
         self._searcher: Searcher | None = None
+        # --since / --source for a whole session: {"since": "YYYY-MM-DD", "source": "name"}.
+        self.scope: dict = {}
 
     # -- embedders: torch is imported only when something must be embedded with it ----------
     def index_embedder(self):
-        """The sentence-transformers embedder used to build (loaded once)."""
+        """The embedder used to build (loaded once): onnxruntime over the model's cached ONNX
+        export when there is one (torch is not imported), else sentence-transformers."""
         if self._index_embedder is None:
-            from .embeddings import SentenceTransformerEmbedder
+            from .onnx_embed import indexing_embedder
 
-            self._index_embedder = SentenceTransformerEmbedder(self.config.model)
+            self._index_embedder = indexing_embedder(self.config.model)
         return self._index_embedder
 
     def question_embedder(self, manifest: dict):
-        """What embeds questions for this index: it must be the model the index was built with."""
-        from .embeddings import resolve_model
+        """What embeds questions for this index: it must be the model the index was built with
+        (name, and the files' fingerprint for a model folder). The index's own ONNX export
+        when it has one (no torch import: a one-shot `ask` stays under a second), else the
+        index embedder."""
+        from .embeddings import check_model
+        from .onnx_embed import question_encoder
 
-        wanted, _ = resolve_model(self.config.model)
-        if manifest.get("model") != wanted:
-            raise IndexMismatch(f"the index was built with the model {manifest.get('model')!r}, "
-                                f"not {wanted!r}")
-        return self.index_embedder()
+        check_model(self.config.model, manifest)
+        cached = getattr(self, "_question_embedder", None)
+        if cached is None or cached[0] != manifest.get("generation"):
+            fast = question_encoder(self.config.index, manifest)
+            cached = self._question_embedder = (manifest.get("generation"),
+                                                fast or self.index_embedder())
+        return cached[1]
 
     # -- index lifecycle ---------------------------------------------------------------------
     def build(self, show_bars: bool = False) -> dict:
@@ -144,19 +157,52 @@ class Citebot:
         if (manifest["generation"] == self._store.manifest["generation"]
                 and not self.is_stale(manifest)):
             return False
+        old = (self._store, self._searcher)
         self._store = self._searcher = None
-        _ = self.searcher
+        try:
+            _ = self.searcher
+        except Exception:
+            self._store, self._searcher = old  # keep answering from the loaded index
+            raise
         return True
 
     # -- questions and lookups ---------------------------------------------------------------
+    def articles_in_scope(self, since: str | None = None, source: str | None = None):
+        """Ids of the articles published on or after ``since`` (undated ones excluded) and from
+        ``source`` (case-insensitive); None when neither is given (every article)."""
+        from .ingest_text import normalize_date
+
+        since = since or self.scope.get("since")
+        source = source or self.scope.get("source")
+        if not since and not source:
+            return None
+        since_iso = normalize_date(since) if since else None
+        if since and not since_iso:
+            raise UsageError(f"not a full date: {since!r}", fix="use YYYY-MM-DD")
+        wanted = " ".join(source.split()).casefold() if source else None
+        articles = self.store.articles
+        ids = {a.id for a in articles
+               if (not since_iso or (normalize_date(a.published) or "") >= since_iso)
+               and (not wanted or " ".join((a.source or "").split()).casefold() == wanted)}
+        if not ids:
+            asked = " and ".join(x for x in (since_iso and f"published since {since_iso}",
+                                             source and f"from the source {source!r}") if x)
+            known = sorted({a.source for a in articles if a.source})
+            raise UsageError(f"no article is {asked}",
+                             fix="sources: " + "; ".join(known) if known and source
+                             else "`citebot list` shows each article's source and date")
+        return ids
+
     def ask(self, question: str, k: int = 3, **kw) -> Answer:
-        """Answer one question with up to ``k`` citations."""
+        """Answer one question with up to ``k`` citations (within ``scope`` when it is set)."""
+        if kw.get("articles") is None:
+            kw["articles"] = self.articles_in_scope()
         return self.searcher.ask(question, k=k, **kw)
 
     def source(self, citation_id: str, around: int = 1) -> SourceView:
         """A passage by citation id (``art:p3``) or character range (``art:120-240``), in context."""
         store = self.store
-        cid = (citation_id or "").strip()
+        cid = (citation_id or "").strip(_ID_WRAPPING)
         m = _RANGE_ID.match(cid)
         if m:
             article = store.article_by_id.get(m["article"])
@@ -167,6 +213,7 @@ class Citebot:
             inside = [i for i, p in enumerate(store.passages) if p.article_id == article.id
                       and p.start < end and start < p.end]
             idx = inside[0] if inside else None
+            last = inside[-1] if inside else None  # a range may span paragraphs
         else:
             idx = store.passage_by_id.get(cid)
             if idx is None:
@@ -174,6 +221,7 @@ class Citebot:
                                       fix="ids look like article-id:p3; see `citebot ask`")
             article = store.article_by_id[store.passages[idx].article_id]
             start, end = store.passages[idx].start, store.passages[idx].end
+            last = idx
         siblings = [i for i, p in enumerate(store.passages) if p.article_id == article.id]
         pos = siblings.index(idx) if idx is not None else 0
 
@@ -182,7 +230,9 @@ class Citebot:
             return p.id, article.body[p.start:p.end]
 
         before = [_text(i) for i in siblings[max(0, pos - around):pos]] if idx is not None else []
-        after = [_text(i) for i in siblings[pos + 1:pos + 1 + around]] if idx is not None else []
+        pos_last = siblings.index(last) if last is not None else 0
+        after = ([_text(i) for i in siblings[pos_last + 1:pos_last + 1 + around]]
+                 if idx is not None else [])
         return SourceView(id=cid, article=ArticleRef(**article.meta()),
                           paragraph=store.passages[idx].paragraph if idx is not None else None,
                           text=article.body[start:end], start=start, end=end,

@@ -16,10 +16,15 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
+# bm25s's English stop words (bm25s.stopwords.STOPWORDS_EN), copied: importing bm25s pulls in
+# scipy, 0.2 s that a one-shot `citebot ask` cannot afford (tests/test_onnx.py checks the copy).
+STOPWORDS_EN = ("a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into",
+                "is", "it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then",
+                "there", "these", "they", "this", "to", "was", "will", "with")
+
+
 @lru_cache(maxsize=1)
 def stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
-
     # Question words carry the question's type, not its topic.
     return frozenset(STOPWORDS_EN) | {"what", "which", "who", "whom", "whose", "when", "where",
                                       "why", "how", "many", "much", "did", "does", "do"}

@@ -1,12 +1,22 @@
-"""The index on disk: FAISS (passages), sentence vectors, BM25 and a manifest, switched atomically.
+"""The index on disk: FAISS (passages), sentence vectors, BM25, the passage table and a manifest.
 
 Layout of an index folder::
 
-    manifest.json        names the current generation and holds checksums of its files
-    gen-<id>/            one complete build: faiss.index, sentences.npy, table.json, bm25/
+    manifest.json   names the current generation; size, sha256 and stat stamp of each file
+    gen-<id>/       one complete build: faiss.index, sentences.npy, bm25/, the passage table
+                    (table.py) and onnx/ (the question encoder, onnx_embed.py)
+    cache/          embeddings of earlier builds (cache.py)
 
 A build writes a new generation, then replaces ``manifest.json`` with ``os.replace``: a reader
 sees the old index or the new one, never half of each.
+
+Integrity. Every file's sha256 is taken at build. At load every file's size is checked, and every
+file up to ALWAYS_HASH_BYTES is hashed again; a larger file is hashed again unless its stat stamp
+(inode, mtime, ctime) is still the one recorded at build, i.e. nothing has written to it since
+it was hashed (a process can set mtime back, not ctime). A copied, restored or edited file is
+therefore always re-hashed before use; what a stamp cannot see is silent media corruption of a
+large file, which ``IndexStore(verify="full")`` / `citebot index verify` checks. This keeps a
+one-million-passage index (gigabytes) loading in under a second without trusting a changed file.
 """
 
 from __future__ import annotations
@@ -17,7 +27,8 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +37,13 @@ from .articles import Article
 from .errors import IndexCorrupt, IndexMismatch, IndexMissing
 from .passages import Passage
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: compact passage table (table.py), stat stamps, ONNX question encoder
 MANIFEST = "manifest.json"
 KEEP_GENERATIONS = 2  # the current one and the one before, for readers still holding it
+ALWAYS_HASH_BYTES = 128 << 20  # files up to this size are re-hashed at every load (~75 ms)
+# Exact search up to FLAT_MAX passages, HNSW above (chosen by benchmarks/bench_scale.py).
+FLAT_MAX = 20_000
+HNSW = {"M": 16, "efConstruction": 64, "efSearch": 128}
 
 
 def _sha256(path: Path) -> str:
@@ -37,6 +52,11 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _stamp(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_ino, st.st_mtime_ns, st.st_ctime_ns]
 
 
 def _fsync_dir(path: Path) -> None:
@@ -90,23 +110,43 @@ class BuildData:
     passage_vectors: np.ndarray
     sentence_vectors: np.ndarray
     bm25: object  # a bm25s.BM25 retriever
-    doc_freq: dict[str, int]
+    doc_freq: dict[str, int]  # unused on disk: derived from the BM25 index (DocFreq)
     manifest: dict
+    extra_files: dict[str, Path] = field(default_factory=dict)  # name in gen -> file to copy
+    index_type: str | None = None  # None: chosen by size (choose_index_type)
 
 
-def faiss_index_for(vectors: np.ndarray):
-    """An exact inner-product index: the corpus sizes citebot serves fit it."""
+def choose_index_type(n_passages: int) -> str:
+    """Exact search while it is fast (FLAT_MAX), HNSW above."""
+    return "flat" if n_passages <= FLAT_MAX else "hnsw"
+
+
+def faiss_index_for(vectors: np.ndarray, index_type: str | None = None):
+    """A FAISS inner-product index over ``vectors``: (index, description for the manifest)."""
     import faiss
 
-    index = faiss.IndexFlatIP(vectors.shape[1])
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    dim = vectors.shape[1]
+    index_type = index_type or choose_index_type(len(vectors))
+    if index_type == "flat":
+        index, info = faiss.IndexFlatIP(dim), {}
+    elif index_type == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, HNSW["M"], faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW["efConstruction"]
+        index.hnsw.efSearch = HNSW["efSearch"]
+        info = dict(HNSW)
+    else:
+        raise ValueError(f"unknown index type {index_type!r}")
     if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    return index
+        index.add(vectors)
+    return index, {"index_type": index_type, "faiss": info}
 
 
 def write_generation(index_dir: Path, data: BuildData) -> dict:
     """Write a complete generation, then switch the manifest to it."""
     import faiss
+
+    from .table import write_table
 
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -114,32 +154,29 @@ def write_generation(index_dir: Path, data: BuildData) -> dict:
     tmp_dir = index_dir / f".{gen}.tmp"
     tmp_dir.mkdir()
     try:
-        faiss.write_index(faiss_index_for(data.passage_vectors), str(tmp_dir / "faiss.index"))
-        np.save(tmp_dir / "sentences.npy", data.sentence_vectors.astype(np.float32))
-        table = {
-            "articles": [{**a.meta(), "language": a.language, "extra": a.extra, "path": a.path,
-                          "body": a.body} for a in data.articles],
-            "passages": [[p.id, p.article_id, p.paragraph, p.start, p.end, p.heading,
-                          p.sentences] for p in data.passages],
-            "doc_freq": data.doc_freq,
-        }
-        with open(tmp_dir / "table.json", "w", encoding="utf-8") as fh:
-            json.dump(table, fh, ensure_ascii=False)
+        index, info = faiss_index_for(data.passage_vectors, data.index_type)
+        faiss.write_index(index, str(tmp_dir / "faiss.index"))
+        del index
+        np.save(tmp_dir / "sentences.npy", np.asarray(data.sentence_vectors, dtype=np.float32))
+        write_table(tmp_dir, data.articles, data.passages)
         data.bm25.save(str(tmp_dir / "bm25"))
+        for rel, src in data.extra_files.items():
+            (tmp_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, tmp_dir / rel)
         files = {}
         for path in sorted(tmp_dir.rglob("*")):
             if path.is_file():
                 with open(path, "rb") as fh:
                     os.fsync(fh.fileno())
-                files[str(path.relative_to(tmp_dir))] = {"sha256": _sha256(path),
-                                                         "size": path.stat().st_size}
+                files[path.relative_to(tmp_dir).as_posix()] = {
+                    "sha256": _sha256(path), "size": path.stat().st_size, "stamp": _stamp(path)}
         _fsync_dir(tmp_dir)
-        os.replace(tmp_dir, index_dir / gen)
+        os.replace(tmp_dir, index_dir / gen)  # renaming the folder leaves its files' stamps
         _fsync_dir(index_dir)
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
-    manifest = {**data.manifest, "format_version": FORMAT_VERSION, "generation": gen,
+    manifest = {**data.manifest, **info, "format_version": FORMAT_VERSION, "generation": gen,
                 "files": files, "passages": len(data.passages),
                 "sentences": int(len(data.sentence_vectors)), "articles": len(data.articles)}
     write_json_atomic(index_dir / MANIFEST, manifest)
@@ -159,47 +196,101 @@ def _prune(index_dir: Path, current: str) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
-class IndexStore:
-    """A loaded index: articles, passages, FAISS, sentence vectors and BM25, checked on load."""
+class Bm25Arrays:
+    """A BM25 index as bm25s saves it, read without importing bm25s (which pulls in scipy: 0.2 s
+    on every one-shot question): one column of precomputed scores per term, memory-mapped.
+    ``vocab_dict`` and ``scores`` have bm25s's names and meaning."""
 
-    def __init__(self, index_dir: Path, verify: bool = True):
+    METHODS = ("lucene", "robertson", "atire")  # those without a non-occurrence array
+
+    def __init__(self, folder: Path):
+        folder = Path(folder)
+        params = _load_json(folder / "params.index.json")
+        if params.get("method") not in self.METHODS:
+            raise ValueError(f"BM25 method {params.get('method')!r} is not supported")
+        self.vocab_dict = _load_json(folder / "vocab.index.json")
+        self.scores = {name: np.load(folder / f"{name}.csc.index.npy", mmap_mode="r")
+                       for name in ("data", "indices", "indptr")}
+        self.scores["num_docs"] = int(params["num_docs"])
+        # bm25s adds an empty-string term with no column: one column per other term.
+        if len(self.scores["indptr"]) - 1 not in (len(self.vocab_dict), len(self.vocab_dict) - 1):
+            raise ValueError("BM25 vocabulary and score columns disagree")
+
+
+def _load_json(path: Path):
+    try:
+        import orjson  # a million-term vocabulary loads 3x faster
+    except ImportError:  # pragma: no cover
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    with open(path, "rb") as fh:
+        return orjson.loads(fh.read())
+
+
+class DocFreq(Mapping):
+    """Passage frequency of a BM25 term, read off the BM25 index (one posting list per term)."""
+
+    def __init__(self, store: "IndexStore"):
+        self._store = store
+
+    def __getitem__(self, term: str) -> int:
+        bm25 = self._store.bm25
+        tid = bm25.vocab_dict[term]
+        indptr = bm25.scores["indptr"]
+        return int(indptr[tid + 1] - indptr[tid]) if tid + 1 < len(indptr) else 0
+
+    def __iter__(self):
+        return (t for t in self._store.bm25.vocab_dict if t not in ("", "\x00"))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class IndexStore:
+    """A loaded index: articles, passages, FAISS, sentence vectors and BM25, checked on load.
+
+    ``verify``: True (sizes, and hashes as the module docstring says), "full" (every hash),
+    False (nothing: for tools that only count).
+    """
+
+    def __init__(self, index_dir: Path, verify: bool | str = True):
         import faiss
+
+        from .table import Table
 
         self.index_dir = Path(index_dir)
         self.manifest = read_manifest(self.index_dir)
         self.gen_dir = self.index_dir / self.manifest["generation"]
+        self.hashed: list[str] = []  # files hashed by this load (tests and benchmarks read it)
         if verify:
-            self.verify()
+            self.verify(full=verify == "full")
         try:
-            with open(self.gen_dir / "table.json", encoding="utf-8") as fh:
-                table = json.load(fh)
-            self.faiss = faiss.read_index(str(self.gen_dir / "faiss.index"))
+            self.table = Table(self.gen_dir)
+            # Memory-mapped vectors: opening is instant whatever the size; pages load on use.
+            self.faiss = faiss.read_index(str(self.gen_dir / "faiss.index"),
+                                          faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+            if self.manifest.get("index_type") == "hnsw":
+                self.faiss.hnsw.efSearch = int((self.manifest.get("faiss") or {}).get(
+                    "efSearch", HNSW["efSearch"]))
             self.sentence_vectors = np.load(self.gen_dir / "sentences.npy", mmap_mode="r")
         except Exception as exc:  # noqa: BLE001 - whatever the reader raised, it is damage
             raise IndexCorrupt(f"the index at {self.index_dir} cannot be read "
                                f"({type(exc).__name__})") from exc
-        self.articles = [Article(id=a["id"], title=a["title"], body=a["body"],
-                                 source=a.get("source"), published=a.get("published"),
-                                 url=a.get("url"), language=a.get("language"),
-                                 path=a.get("path"), extra=a.get("extra") or {})
-                         for a in table["articles"]]
-        self.article_by_id = {a.id: a for a in self.articles}
-        self.passages = [Passage(id=r[0], article_id=r[1], paragraph=r[2], start=r[3], end=r[4],
-                                 heading=r[5], sentences=[tuple(s) for s in r[6]])
-                         for r in table["passages"]]
-        self.passage_by_id = {p.id: i for i, p in enumerate(self.passages)}
-        self.doc_freq = table.get("doc_freq", {})
-        # Sentence rows are stored passage by passage: row offsets give each passage's slice.
-        counts = np.array([len(p.sentences) for p in self.passages], dtype=np.int64)
-        self.sentence_offsets = np.concatenate([[0], np.cumsum(counts)])
+        self.articles = self.table.articles
+        self.article_by_id = self.table.article_by_id
+        self.passages = self.table.passages
+        self.passage_by_id = self.table.passage_by_id
+        self.sentence_offsets = self.table.sentence_offsets
         if (self.faiss.ntotal != len(self.passages)
                 or len(self.sentence_vectors) != int(self.sentence_offsets[-1])
-                or self.manifest.get("passages") != len(self.passages)):
+                or self.manifest.get("passages") != len(self.passages)
+                or self.manifest.get("articles") != len(self.articles)):
             raise IndexCorrupt(f"the index at {self.index_dir} does not match its passage table")
         self._bm25 = None
+        self.doc_freq = DocFreq(self)
 
-    def verify(self) -> None:
-        """Check every file of the generation against the manifest's size and checksum."""
+    def verify(self, full: bool = False) -> None:
+        """Check the generation's files against the manifest (see the module docstring)."""
         files = self.manifest.get("files") or {}
         if not files:
             raise IndexCorrupt(f"the index manifest at {self.index_dir} lists no files")
@@ -207,19 +298,27 @@ class IndexStore:
             path = self.gen_dir / rel
             if not path.is_file():
                 raise IndexCorrupt(f"index file {rel} is missing from {self.gen_dir}")
-            if path.stat().st_size != info.get("size") or _sha256(path) != info.get("sha256"):
-                raise IndexCorrupt(f"index file {rel} is damaged (checksum mismatch)")
+            size = path.stat().st_size
+            if size != info.get("size"):
+                raise IndexCorrupt(f"index file {rel} is damaged (size {size}, "
+                                   f"expected {info.get('size')})")
+            unchanged = info.get("stamp") is not None and _stamp(path) == info["stamp"]
+            if full or size <= ALWAYS_HASH_BYTES or not unchanged:
+                self.hashed.append(rel)
+                if _sha256(path) != info.get("sha256"):
+                    raise IndexCorrupt(f"index file {rel} is damaged (checksum mismatch)")
 
     @property
-    def bm25(self):
-        """The BM25 retriever, loaded on first use (memory-mapped)."""
+    def bm25(self) -> "Bm25Arrays":
+        """The BM25 index, loaded on first use (memory-mapped)."""
         if self._bm25 is None:
-            import bm25s
-
             try:
-                self._bm25 = bm25s.BM25.load(str(self.gen_dir / "bm25"), mmap=True)
+                self._bm25 = Bm25Arrays(self.gen_dir / "bm25")
             except Exception as exc:  # noqa: BLE001
                 raise IndexCorrupt(f"the BM25 index at {self.gen_dir} cannot be read") from exc
+            if self._bm25.scores["num_docs"] != len(self.passages):
+                raise IndexCorrupt(f"the BM25 index at {self.gen_dir} does not match its "
+                                   f"passage table")
         return self._bm25
 
     @property
@@ -234,17 +333,49 @@ class IndexStore:
         """The rows of ``sentence_vectors`` that belong to a passage."""
         return int(self.sentence_offsets[passage_idx]), int(self.sentence_offsets[passage_idx + 1])
 
+    def article_rows(self, article_id: str) -> range:
+        """The passage rows of one article, in paragraph order (KeyError if unknown)."""
+        return self.table.article_rows(article_id)
+
     def dense_search(self, qvec: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k passages by cosine similarity: (indices, scores)."""
         k = min(k, self.faiss.ntotal)
+        if k <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         scores, idx = self.faiss.search(np.ascontiguousarray(qvec.reshape(1, -1),
                                                              dtype=np.float32), k)
         keep = idx[0] >= 0
         return idx[0][keep], scores[0][keep]
 
+    def _postings(self, tokens: list[str]):
+        bm25 = self.bm25
+        vocab, sc = bm25.vocab_dict, bm25.scores
+        for t in tokens:
+            tid = vocab.get(t)
+            if tid is not None and tid + 1 < len(sc["indptr"]):
+                lo, hi = int(sc["indptr"][tid]), int(sc["indptr"][tid + 1])
+                yield sc["indices"][lo:hi], sc["data"][lo:hi]
+
     def bm25_scores(self, tokens: list[str]) -> np.ndarray:
         """BM25 score of every passage for already tokenized (stemmed) query terms."""
-        known = [t for t in tokens if t in self.bm25.vocab_dict]
-        if not known:
-            return np.zeros(len(self.passages), dtype=np.float32)
-        return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
+        scores = np.zeros(len(self.passages), dtype=np.float32)
+        for docs, vals in self._postings(tokens):
+            scores[docs] += vals  # a posting list names each passage once: no np.add.at
+        return scores
+
+    def bm25_top(self, tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The k best passages by BM25: (indices, scores), best first; only matches."""
+        postings = list(self._postings(tokens))
+        if not postings or k <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        scores = np.zeros(len(self.passages), dtype=np.float32)
+        for docs, vals in postings:
+            scores[docs] += vals
+        touched = sum(len(d) for d, _ in postings)
+        # Rank only the passages that hold a query term, unless that is most of them.
+        cand = (np.unique(np.concatenate([d for d, _ in postings]))
+                if touched < len(scores) // 4 else np.flatnonzero(scores))
+        if len(cand) > k:
+            cand = cand[np.argpartition(-scores[cand], k - 1)[:k]]
+        cand = cand[np.argsort(-scores[cand], kind="stable")]
+        return cand.astype(np.int64), scores[cand]

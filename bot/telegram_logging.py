@@ -1,0 +1,82 @@
+"""Logging for the bot with the token kept out of every record.
+
+The Bot API puts the token in every request URL, and httpx logs request URLs at INFO: the HTTP
+client loggers are silenced below WARNING. As a second line of defence, a log record factory
+replaces each registered secret in every record's message, arguments and traceback text, for
+whatever handler is attached (files, journald, a test's capture).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+
+REDACTED = "[REDACTED]"
+_HTTP_LOGGERS = ("httpx", "httpcore", "hpack", "tornado.access")
+
+_secrets: set[str] = set()
+_lock = threading.Lock()
+_installed = False
+
+
+def scrub(text: str) -> str:
+    """The text with every registered secret replaced."""
+    for secret in _secrets:
+        if secret and secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def _scrub_record(record: logging.LogRecord) -> None:
+    try:
+        message = record.getMessage()
+    except Exception:  # noqa: BLE001 - a malformed record is logging's own business
+        return
+    clean = scrub(message)
+    if clean != message:
+        record.msg, record.args = clean, None
+    if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
+        text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+        clean = scrub(text)
+        if clean != text:
+            # Formatters print exc_text when set; the exception itself still holds the secret.
+            record.exc_text, record.exc_info = clean, None
+    if record.stack_info:
+        record.stack_info = scrub(record.stack_info)
+
+
+def protect(*secrets: str) -> None:
+    """Keep these strings out of every log record from now on (process-wide)."""
+    global _installed
+    with _lock:
+        _secrets.update(s for s in secrets if s)
+        if _installed:
+            return
+        previous = logging.getLogRecordFactory()
+
+        def factory(*args, **kwargs):
+            record = previous(*args, **kwargs)
+            if _secrets:
+                _scrub_record(record)
+            return record
+
+        logging.setLogRecordFactory(factory)
+        _installed = True
+
+
+def quiet_http_logs() -> None:
+    """The HTTP client logs request URLs (with the token) at INFO and DEBUG: warnings only."""
+    for name in _HTTP_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def configure(level: str | int = "INFO") -> None:
+    """Logging for `citebot telegram`: one line per record on stderr, secrets protected."""
+    if isinstance(level, str):
+        level = logging.getLevelName(level.upper())
+        if not isinstance(level, int):
+            level = logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level)
+    quiet_http_logs()

@@ -1,0 +1,652 @@
+"""A fake Telegram Bot API server on 127.0.0.1: real HTTP, scriptable, recording every call.
+
+The real python-telegram-bot ``Application`` talks to it through ``base_url``, exactly as it
+would talk to api.telegram.org. It
+
+* serves ``getUpdates`` from a queue with Telegram's offset semantics (an update is served again
+  until a later ``offset`` confirms it) and long polling (``timeout``);
+* answers ``getMe``, ``sendMessage``, ``editMessage*``, ``answerCallbackQuery``,
+  ``answerInlineQuery``, ``leaveChat``, ``setWebhook``... with Telegram-shaped results, and checks
+  what Telegram checks: HTML that Telegram's parser accepts, at most 4,096 characters of text,
+  callback data of at most 64 bytes, at most 50 inline results; a failed check is a 400, as on
+  Telegram;
+* records every call (method, decoded parameters, status, fault) in ``calls``;
+* can be told to fail: ``fail("sendMessage", status=429, retry_after=1)``,
+  ``fail("*", status=500, times=3)``, ``fail(kind="timeout", delay=10)`` (no answer until the
+  delay has passed, then the connection is closed), ``fail(kind="drop")`` (connection closed
+  without an answer), ``fail(kind="delay", delay=0.5)`` (answered normally, late).
+
+It runs in its own threads (``ThreadingHTTPServer``), so a test's event loop never blocks it.
+Load and fault tests reuse it::
+
+    with FakeBotAPI() as api:
+        async with running_bot(seed_bot, api, rate=(5, 60)) as app:   # the real Application
+            api.message(42, "Who leads the mission?")
+            [reply] = await api.wait_for("sendMessage", chat_id=42)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import itertools
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+TEST_TOKEN = "7123456789:AAFakeTokenForTestsOnly_xyz0123456789"
+MAX_TEXT = 4096
+
+# Values PTB sends as raw strings (everything else is JSON-encoded): never JSON-decode these.
+_STRING_FIELDS = frozenset({
+    "text", "caption", "query", "inline_query_id", "callback_query_id", "inline_message_id",
+    "url", "secret_token", "description", "short_description", "name", "next_offset",
+    "parse_mode", "action", "title", "emoji", "language_code", "ip_address",
+})
+
+# -- Telegram's HTML ----------------------------------------------------------------------------
+TELEGRAM_TAGS = frozenset({"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span",
+                           "tg-spoiler", "a", "tg-emoji", "code", "pre", "blockquote"})
+_TOKEN = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[a-zA-Z-]+(?:=\"[^\"<>]*\")?)*)\s*>"
+                    r"|&(lt|gt|amp|quot|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6});"
+                    r"|([^<>&]+)|(.)", re.S)
+_ATTR = re.compile(r"([a-zA-Z-]+)(?:=\"([^\"]*)\")?")
+
+
+class TelegramHTMLError(ValueError):
+    """The text would be refused by Telegram's HTML parser ("can't parse entities")."""
+
+
+@dataclass
+class ParsedHTML:
+    """Visible text of a Telegram HTML message, and the tags it used (name, attrs, text)."""
+
+    text: str
+    tags: list[tuple[str, dict, str]] = field(default_factory=list)
+
+
+def parse_telegram_html(source: str) -> ParsedHTML:
+    """Parse like Telegram: only its tags, balanced, only its entities, no stray ``<>&``."""
+    out: list[str] = []
+    stack: list[tuple[str, dict, int]] = []
+    tags: list[tuple[str, dict, str]] = []
+    for m in _TOKEN.finditer(source):
+        close, name, attrs, entity, text, stray = m.groups()
+        if stray is not None:
+            raise TelegramHTMLError(f"unescaped {stray!r} at {m.start()}")
+        if text is not None:
+            out.append(text)
+            continue
+        if entity is not None:
+            out.append(html.unescape(f"&{entity};"))
+            continue
+        name = name.lower()
+        if name not in TELEGRAM_TAGS:
+            raise TelegramHTMLError(f"unsupported tag <{name}> at {m.start()}")
+        if close:
+            if attrs.strip():
+                raise TelegramHTMLError(f"attributes on a closing tag at {m.start()}")
+            if not stack or stack[-1][0] != name:
+                raise TelegramHTMLError(f"unexpected </{name}> at {m.start()}")
+            tname, tattrs, begin = stack.pop()
+            tags.append((tname, tattrs, "".join(out)[begin:]))
+            continue
+        parsed = {k.lower(): html.unescape(v or "") for k, v in _ATTR.findall(attrs)}
+        if name == "a" and set(parsed) - {"href"}:
+            raise TelegramHTMLError("<a> takes only href")
+        if name in ("b", "i", "code", "blockquote") and set(parsed) - {"expandable", "class"}:
+            raise TelegramHTMLError(f"unexpected attributes on <{name}>")
+        if name == "blockquote" and any(t[0] == "blockquote" for t in stack):
+            raise TelegramHTMLError("nested <blockquote>")
+        if name == "a" and any(t[0] == "a" for t in stack):
+            raise TelegramHTMLError("nested <a>")
+        stack.append((name, parsed, len("".join(out))))
+    if stack:
+        raise TelegramHTMLError(f"unclosed <{stack[-1][0]}>")
+    return ParsedHTML("".join(out), tags)
+
+
+def telegram_length(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _visible_text(params: dict) -> str:
+    """The text a message shows after entity parsing; raises TelegramHTMLError."""
+    text = params.get("text") or params.get("message_text") or ""
+    if (params.get("parse_mode") or "").upper() == "HTML":
+        return parse_telegram_html(text).text
+    return text
+
+
+# -- recorded calls and scripted faults ---------------------------------------------------------
+@dataclass
+class Call:
+    """One request the bot made."""
+
+    method: str
+    params: dict
+    status: int = 0
+    fault: str | None = None      # error | timeout | drop | delay, when a rule applied
+    result: object = None
+    at: float = 0.0
+    token_ok: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200
+
+    @property
+    def chat_id(self):
+        return self.params.get("chat_id")
+
+    @property
+    def text(self) -> str:
+        return self.params.get("text", "")
+
+
+@dataclass
+class Fault:
+    """A scripted failure: applies to ``times`` matching calls (None: until cleared)."""
+
+    method: str = "*"             # "*": every method except getUpdates
+    kind: str = "error"           # error | timeout | drop | delay
+    status: int = 500
+    retry_after: int | None = None
+    description: str | None = None
+    delay: float = 0.0
+    times: int | None = 1
+    chat_id: object = None
+
+    def matches(self, method: str, params: dict) -> bool:
+        if self.times is not None and self.times <= 0:
+            return False
+        if self.method == "*" and method == "getUpdates":
+            return False
+        if self.method not in ("*", method):
+            return False
+        return self.chat_id is None or params.get("chat_id") == self.chat_id
+
+
+class FakeBotAPI:
+    """The server. Use as a context manager, or ``start()`` / ``stop()``."""
+
+    def __init__(self, token: str = TEST_TOKEN, username: str = "citebot_test_bot",
+                 bot_id: int = 7123456789):
+        self.token = token
+        self.username = username
+        self.bot_id = bot_id
+        self.calls: list[Call] = []
+        self.webhook: dict = {}
+        self._faults: list[Fault] = []
+        self._updates: list[dict] = []
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1000)
+        self._chats: dict[object, dict] = {}
+        self._cond = threading.Condition()
+        self._stopping = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> "FakeBotAPI":
+        handler = type("Handler", (_Handler,), {"api": self})
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler, bind_and_activate=False)
+        server.daemon_threads = True
+        server.request_queue_size = 512     # many chats connect at once in load tests
+        server.allow_reuse_address = True
+        server.server_bind()
+        server.server_activate()
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="fake-bot-api", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def __enter__(self) -> "FakeBotAPI":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        """What ``TELEGRAM_API_BASE_URL`` / PTB's ``base_url`` should be."""
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    @property
+    def bot_user(self) -> dict:
+        return {"id": self.bot_id, "is_bot": True, "first_name": "Citebot Test",
+                "username": self.username, "can_join_groups": True,
+                "can_read_all_group_messages": False, "supports_inline_queries": True}
+
+    # -- faults ------------------------------------------------------------------------------
+    def fail(self, method: str = "*", *, kind: str = "error", status: int = 500,
+             retry_after: int | None = None, description: str | None = None,
+             delay: float = 0.0, times: int | None = 1, chat_id=None) -> Fault:
+        """Script a failure for the next ``times`` matching calls (see the module docstring)."""
+        if retry_after is not None and status == 500:
+            status = 429
+        rule = Fault(method, kind, status, retry_after, description, delay, times, chat_id)
+        with self._cond:
+            self._faults.append(rule)
+        return rule
+
+    def clear_faults(self) -> None:
+        with self._cond:
+            self._faults.clear()
+
+    def _take_fault(self, method: str, params: dict) -> Fault | None:
+        with self._cond:
+            for rule in self._faults:
+                if rule.matches(method, params):
+                    if rule.times is not None:
+                        rule.times -= 1
+                    return rule
+        return None
+
+    # -- updates the "users" send ---------------------------------------------------------------
+    def chat(self, chat_id: int, chat_type: str = "private", title: str | None = None) -> dict:
+        """The chat object for an id (remembered, so replies carry the right chat type)."""
+        if chat_id not in self._chats:
+            chat = {"id": chat_id, "type": chat_type}
+            if chat_type == "private":
+                chat["first_name"] = f"User{abs(chat_id)}"
+            else:
+                chat["title"] = title or f"Group {abs(chat_id)}"
+            self._chats[chat_id] = chat
+        return self._chats[chat_id]
+
+    def user(self, user_id: int) -> dict:
+        return {"id": user_id, "is_bot": False, "first_name": f"User{user_id}",
+                "language_code": "en"}
+
+    def push_update(self, payload: dict) -> int:
+        """Queue a raw update (``update_id`` is added); returns its id."""
+        with self._cond:
+            update = {"update_id": next(self._update_ids), **payload}
+            self._updates.append(update)
+            self._cond.notify_all()
+        return update["update_id"]
+
+    def make_message(self, chat_id: int, text: str | None = None, *, user_id: int | None = None,
+                     chat_type: str | None = None, reply_to: dict | None = None,
+                     entities: list[dict] | None = None, **extra) -> dict:
+        """A message object as Telegram sends it; commands and @mentions get their entities."""
+        chat = self.chat(chat_id, chat_type or ("private" if chat_id > 0 else "supergroup"))
+        uid = user_id if user_id is not None else (chat_id if chat_id > 0 else 1)
+        msg = {"message_id": next(self._message_ids), "date": int(time.time()),
+               "chat": chat, "from": self.user(uid), **extra}
+        if text is not None:
+            msg["text"] = text
+            msg["entities"] = entities if entities is not None else _auto_entities(text)
+            if not msg["entities"]:
+                del msg["entities"]
+        if reply_to is not None:
+            msg["reply_to_message"] = reply_to
+        return msg
+
+    def message(self, chat_id: int, text: str | None = None, **kw) -> dict:
+        """Queue a new message from a user; returns the message object."""
+        msg = self.make_message(chat_id, text, **kw)
+        self.push_update({"message": msg})
+        return msg
+
+    def edited_message(self, chat_id: int, text: str, **kw) -> dict:
+        msg = self.make_message(chat_id, text, **kw)
+        msg["edit_date"] = msg["date"] + 1
+        self.push_update({"edited_message": msg})
+        return msg
+
+    def channel_post(self, chat_id: int, text: str) -> dict:
+        chat = self.chat(chat_id, "channel")
+        msg = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat,
+               "text": text}
+        self.push_update({"channel_post": msg})
+        return msg
+
+    def sticker(self, chat_id: int, **kw) -> dict:
+        sticker = {"file_id": "CAACAgIAAx0", "file_unique_id": "AgAD", "type": "regular",
+                   "width": 512, "height": 512, "is_animated": False, "is_video": False}
+        return self.message(chat_id, None, sticker=sticker, **kw)
+
+    def photo(self, chat_id: int, caption: str | None = None, **kw) -> dict:
+        photo = [{"file_id": "AgACAgIAAx0", "file_unique_id": "AQAD", "width": 90,
+                  "height": 90, "file_size": 1234}]
+        extra = {"caption": caption} if caption else {}
+        return self.message(chat_id, None, photo=photo, **extra, **kw)
+
+    def callback(self, message: dict, data: str, user_id: int | None = None) -> str:
+        """A tap on an inline button of ``message`` (a message the bot sent); returns its id."""
+        uid = user_id if user_id is not None else message["chat"]["id"]
+        qid = f"cbq{next(self._update_ids)}"
+        self.push_update({"callback_query": {"id": qid, "from": self.user(uid),
+                                             "chat_instance": "ci1", "message": message,
+                                             "data": data}})
+        return qid
+
+    def inline_query(self, user_id: int, query: str, offset: str = "") -> str:
+        qid = f"iq{next(self._update_ids)}"
+        self.push_update({"inline_query": {"id": qid, "from": self.user(user_id),
+                                           "query": query, "offset": offset,
+                                           "chat_type": "sender"}})
+        return qid
+
+    def my_chat_member(self, chat_id: int, status: str = "member", chat_type="group",
+                       user_id: int = 1) -> None:
+        """The bot's own membership changed in a chat (e.g. someone added it to a group)."""
+        chat = self.chat(chat_id, chat_type)
+        me = {"user": self.bot_user, "status": status}
+        if status == "restricted":
+            me.update(is_member=True)
+        self.push_update({"my_chat_member": {
+            "chat": chat, "from": self.user(user_id), "date": int(time.time()),
+            "old_chat_member": {"user": self.bot_user, "status": "left"},
+            "new_chat_member": me}})
+
+    def confirmed(self, update_id: int) -> bool:
+        """Has the bot fetched and confirmed this update (a later getUpdates offset)?"""
+        with self._cond:
+            return all(u["update_id"] != update_id for u in self._updates)
+
+    # -- looking at what the bot did ------------------------------------------------------------
+    def calls_to(self, method: str, chat_id=None, ok: bool | None = True) -> list[Call]:
+        """Recorded calls of a method (successful ones unless ``ok`` says otherwise)."""
+        with self._cond:
+            calls = list(self.calls)
+        return [c for c in calls if c.method == method
+                and (chat_id is None or c.params.get("chat_id") == chat_id)
+                and (ok is None or c.ok == ok)]
+
+    def sent(self, chat_id=None) -> list[Call]:
+        """Messages delivered (sendMessage answered 200)."""
+        return self.calls_to("sendMessage", chat_id)
+
+    async def wait_for(self, method: str = "sendMessage", count: int = 1, *, chat_id=None,
+                       where=None, timeout: float = 15.0) -> list[Call]:
+        """Wait (without blocking the event loop) until ``count`` successful calls match."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [c for c in self.calls_to(method, chat_id) if where is None or where(c)]
+            if len(found) >= count:
+                return found
+            if time.monotonic() > deadline:
+                summary = [(c.method, c.params.get("chat_id"), c.status, c.fault)
+                           for c in self.calls[-30:]]
+                raise AssertionError(f"waited {timeout}s for {count} x {method} "
+                                     f"(chat {chat_id}); got {len(found)}; last calls: {summary}")
+            await asyncio.sleep(0.01)
+
+    def wait_for_sync(self, method: str = "sendMessage", count: int = 1, *, chat_id=None,
+                      where=None, timeout: float = 15.0) -> list[Call]:
+        """``wait_for`` for code outside an event loop (e.g. a bot in a subprocess)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = [c for c in self.calls if c.method == method and c.ok
+                         and (chat_id is None or c.params.get("chat_id") == chat_id)
+                         and (where is None or where(c))]
+                left = deadline - time.monotonic()
+                if len(found) >= count or left <= 0:
+                    break
+                self._cond.wait(left)
+        if len(found) < count:
+            raise AssertionError(f"waited {timeout}s for {count} x {method}; got {len(found)}")
+        return found
+
+    async def wait_confirmed(self, update_id: int, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.confirmed(update_id):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"update {update_id} was never fetched")
+            await asyncio.sleep(0.01)
+
+    # -- the Bot API itself ---------------------------------------------------------------------
+    def _record(self, call: Call) -> None:
+        with self._cond:
+            self.calls.append(call)
+            self._cond.notify_all()
+
+    def _get_updates(self, params: dict) -> list[dict]:
+        offset = int(params.get("offset") or 0)
+        limit = int(params.get("limit") or 100)
+        timeout = float(params.get("timeout") or 0)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                if offset:
+                    self._updates = [u for u in self._updates if u["update_id"] >= offset]
+                if self._updates or self._stopping.is_set():
+                    return self._updates[:limit]
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return []
+                self._cond.wait(left)
+
+    def _new_message(self, params: dict, text: str) -> dict:
+        chat_id = params.get("chat_id")
+        chat = self._chats.get(chat_id) or {"id": chat_id, "type": "private",
+                                            "first_name": "User"}
+        msg = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat,
+               "from": self.bot_user, "text": text}
+        if params.get("reply_markup"):
+            msg["reply_markup"] = params["reply_markup"]
+        return msg
+
+    def handle(self, method: str, params: dict) -> tuple[int, dict]:
+        """Answer one Bot API call: (HTTP status, JSON body)."""
+        try:
+            result = self._dispatch(method, params)
+        except _BadRequest as exc:
+            return 400, {"ok": False, "error_code": 400, "description": f"Bad Request: {exc}"}
+        return 200, {"ok": True, "result": result}
+
+    def _dispatch(self, method: str, params: dict):
+        if method == "getMe":
+            return self.bot_user
+        if method == "getUpdates":
+            return self._get_updates(params)
+        if method in ("sendMessage", "editMessageText"):
+            try:
+                text = _visible_text(params)
+            except TelegramHTMLError as exc:
+                raise _BadRequest(f"can't parse entities: {exc}") from None
+            if not text.strip():
+                raise _BadRequest("message text is empty")
+            if telegram_length(text) > MAX_TEXT:
+                raise _BadRequest("message is too long")
+            _check_markup(params.get("reply_markup"))
+            return self._new_message(params, text)
+        if method == "editMessageReplyMarkup":
+            _check_markup(params.get("reply_markup"))
+            return self._new_message(params, "…") if params.get("chat_id") else True
+        if method == "answerInlineQuery":
+            _check_inline_results(params.get("results") or [])
+            return True
+        if method == "setWebhook":
+            self.webhook = dict(params)
+            return True
+        if method == "deleteWebhook":
+            self.webhook = {}
+            return True
+        if method == "getWebhookInfo":
+            return {"url": self.webhook.get("url", ""), "has_custom_certificate": False,
+                    "pending_update_count": len(self._updates)}
+        return True  # answerCallbackQuery, leaveChat, setMyCommands, sendChatAction, ...
+
+
+class _BadRequest(Exception):
+    pass
+
+
+def _check_markup(markup) -> None:
+    for row in (markup or {}).get("inline_keyboard", []):
+        for button in row:
+            data = button.get("callback_data")
+            if data is not None and not 1 <= len(data.encode()) <= 64:
+                raise _BadRequest("BUTTON_DATA_INVALID")
+
+
+def _check_inline_results(results: list) -> None:
+    if len(results) > 50:
+        raise _BadRequest("RESULTS_TOO_MUCH")
+    ids = [r.get("id", "") for r in results]
+    if len(set(ids)) != len(ids) or any(not 1 <= len(i.encode()) <= 64 for i in ids):
+        raise _BadRequest("RESULT_ID_INVALID")
+    for r in results:
+        content = r.get("input_message_content") or {}
+        try:
+            text = _visible_text(content)
+        except TelegramHTMLError as exc:
+            raise _BadRequest(f"can't parse entities: {exc}") from None
+        if not text.strip() or telegram_length(text) > MAX_TEXT:
+            raise _BadRequest("MESSAGE_TEXT_INVALID")
+        _check_markup(r.get("reply_markup"))
+
+
+def _auto_entities(text: str) -> list[dict]:
+    """Entities Telegram adds by itself: a leading /command and @mentions."""
+    entities = []
+    m = re.match(r"/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?", text)
+    if m:
+        entities.append({"type": "bot_command", "offset": 0, "length": _u16(m.group())})
+    for m in re.finditer(r"(?<![\w/])@[A-Za-z0-9_]{5,32}", text):
+        entities.append({"type": "mention", "offset": _u16(text[:m.start()]),
+                         "length": _u16(m.group())})
+    return entities
+
+
+def _u16(s: str) -> int:
+    return telegram_length(s)
+
+
+def decode_params(raw: bytes, content_type: str) -> dict:
+    """Parameters of a Bot API request: form-encoded (PTB: JSON values, raw strings) or JSON."""
+    if content_type.startswith("application/json"):
+        return json.loads(raw or b"{}")
+    params = {}
+    if content_type.startswith("multipart/"):
+        return params  # uploads: not used by citebot; recorded without parameters
+    for key, value in parse_qsl(raw.decode("utf-8"), keep_blank_values=True):
+        if key in _STRING_FIELDS:
+            params[key] = value
+            continue
+        try:
+            params[key] = json.loads(value)
+        except ValueError:
+            params[key] = value
+    return params
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as Telegram's servers
+    api: FakeBotAPI
+
+    def log_message(self, *args) -> None:  # request lines hold the token: never print them
+        pass
+
+    def do_GET(self) -> None:
+        self.do_POST()
+
+    def do_POST(self) -> None:
+        api = self.api
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        path = urlsplit(self.path).path
+        m = re.fullmatch(r"/bot([^/]+)/([A-Za-z]+)", path)
+        if not m:
+            self._send(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+            return
+        token, method = m.groups()
+        query = dict(parse_qsl(urlsplit(self.path).query))
+        try:
+            params = {**query, **decode_params(raw, self.headers.get("Content-Type") or "")}
+        except ValueError:
+            params = {}
+        call = Call(method, params, at=time.monotonic(), token_ok=token == api.token)
+        if token != api.token:
+            call.status = 401
+            api._record(call)
+            self._send(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
+            return
+        fault = api._take_fault(method, params)
+        if fault is not None:
+            call.fault = fault.kind
+            if fault.kind in ("drop", "timeout"):
+                if fault.kind == "timeout":
+                    api._stopping.wait(fault.delay or 30.0)
+                api._record(call)
+                self.close_connection = True
+                return
+            if fault.kind == "error":
+                body = {"ok": False, "error_code": fault.status,
+                        "description": fault.description or _phrase(fault.status)}
+                if fault.retry_after is not None:
+                    body["parameters"] = {"retry_after": fault.retry_after}
+                call.status = fault.status
+                api._record(call)
+                self._send(fault.status, body)
+                return
+            api._stopping.wait(fault.delay)  # "delay": answered normally, late
+        status, body = api.handle(method, params)
+        call.status, call.result = status, body.get("result", body)
+        api._record(call)
+        self._send(status, body)
+
+    def _send(self, status: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+# -- the real bot against this server (test_telegram.py; load and fault tests) -----------------
+def bot_settings(api: FakeBotAPI, **overrides):
+    """TelegramSettings for ``api``: short long polls and backoffs, for a local server."""
+    from bot.telegram import TelegramSettings
+
+    values = dict(token=api.token, base_url=api.base_url, poll_timeout_s=1,
+                  request_timeout_s=5, backoff_s=0.05)
+    values.update(overrides)
+    return TelegramSettings(**values)
+
+
+@contextlib.asynccontextmanager
+async def running_bot(citebot, api: FakeBotAPI, **overrides):
+    """The real python-telegram-bot Application, polling ``api``: ``async with ... as app``."""
+    from bot.telegram import build_application, polling
+
+    settings = bot_settings(api, **overrides)
+    app = build_application(citebot, settings)
+    async with polling(app, settings):
+        yield app
