@@ -14,9 +14,20 @@ from index.errors import CitebotError, UsageError
 from .cli import handle_errors, index_options, open_bot
 
 LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
+ENVIRONMENT = """\b
+Environment:
+  TELEGRAM_BOT_TOKEN          the bot's token from @BotFather (required; never logged)
+  TELEGRAM_API_BASE_URL       Bot API base URL (default https://api.telegram.org/bot)
+  TELEGRAM_API_BASE_FILE_URL  file base URL (default: derived from the base URL)
+  TELEGRAM_WEBHOOK_SECRET     webhook secret (default: random per start)
+  CITEBOT_ALLOWED_CHATS       chat ids the bot answers in, comma-separated (default: all)
+  CITEBOT_ADMIN_CHATS         user or chat ids allowed to /reload
+  CITEBOT_RATE_LIMIT          questions per user, COUNT/SECONDS (default 10/60; 0: off)
+  CITEBOT_MAX_QUESTION_CHARS  longest question accepted (default 500)
+"""
 
 
-@click.command(name="telegram")
+@click.command(name="telegram", epilog=ENVIRONMENT)
 @click.option("--webhook-url", metavar="URL",
               help="Run a webhook server; Telegram POSTs updates to this public HTTPS URL "
                    "(its path is the path served). Default: long polling.")
@@ -40,6 +51,7 @@ def telegram_cmd(webhook_url, webhook_secret, listen, port, log_level, corpus, i
     settings = tg.TelegramSettings.from_env()  # no token: say so before loading anything
     secret = None
     if webhook_url:
+        tg.check_webhook_url(webhook_url, settings.token)  # before the URL is echoed anywhere
         parts = urlsplit(webhook_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise UsageError(f"--webhook-url must be an http(s) URL, not {webhook_url!r}")
@@ -81,3 +93,7 @@ def _telegram_errors():
                            fix="check the network or TELEGRAM_API_BASE_URL") from None
     except TelegramError as exc:
         raise CitebotError(f"Telegram refused to start the bot: {scrub(str(exc))}") from None
+    except Exception as exc:  # noqa: BLE001 - an internal error is printed: never the token
+        if isinstance(exc, CitebotError) or scrub(str(exc)) == str(exc):
+            raise
+        raise CitebotError(f"internal error: {type(exc).__name__}: {scrub(str(exc))}") from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import re
 import signal
@@ -17,28 +18,19 @@ from dataclasses import dataclass, field
 
 from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
+from telegram.error import TelegramError
 from telegram.ext import Application, Defaults
 
 from index.errors import UsageError
 
 from .telegram_limits import RetryingLimiter, parse_rate
-from .telegram_logging import protect, quiet_http_logs
+from .telegram_logging import protect, quiet_http_logs, scrub
+
+log = logging.getLogger("citebot.telegram")
 
 # The updates the bot asks Telegram for (anything else is never sent to it).
 ALLOWED_UPDATES = ["message", "edited_message", "channel_post", "edited_channel_post",
                    "callback_query", "inline_query", "my_chat_member"]
-ENVIRONMENT = {
-    "TELEGRAM_BOT_TOKEN": "the bot's token from @BotFather (required; never logged)",
-    "TELEGRAM_API_BASE_URL": "Bot API base URL, as python-telegram-bot's base_url "
-                             "(default https://api.telegram.org/bot)",
-    "TELEGRAM_API_BASE_FILE_URL": "file base URL (default: derived from the base URL)",
-    "TELEGRAM_WEBHOOK_SECRET": "secret Telegram sends with each webhook call "
-                               "(default: a random one per start)",
-    "CITEBOT_ALLOWED_CHATS": "comma-separated chat ids the bot answers in (default: all)",
-    "CITEBOT_ADMIN_CHATS": "comma-separated user or chat ids allowed to /reload",
-    "CITEBOT_RATE_LIMIT": "questions per user, as COUNT/SECONDS (default 10/60; 0 = off)",
-    "CITEBOT_MAX_QUESTION_CHARS": "longest question accepted (default 500)",
-}
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
@@ -61,9 +53,11 @@ class TelegramSettings:
     reload_every_s: float = 5.0      # how often a question checks for a changed index
     poll_timeout_s: float = 30.0     # long polling
     request_timeout_s: float = 15.0
-    network_retries: int = 4
-    backoff_s: float = 0.5
-    max_flood_wait_s: float = 120.0
+    network_retries: int = 4         # calls other than messages: retries after network errors
+    backoff_s: float = 0.5           # first retry delay, doubling ...
+    max_backoff_s: float = 15.0      # ... up to this
+    max_flood_wait_s: float = 120.0  # longest 429 wait honoured
+    delivery_deadline_s: float = 600.0  # a reply is retried this long, then apologised for
     messages_per_s: float = 30.0     # Telegram's overall limit for a bot; 0: no pacing
 
     def __post_init__(self):
@@ -83,7 +77,7 @@ class TelegramSettings:
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "TelegramSettings":
-        """Settings from environment variables (see ENVIRONMENT), then ``overrides``."""
+        """Settings from environment variables (`citebot telegram --help`), then ``overrides``."""
         env = os.environ if env is None else env
         values = dict(token=env.get("TELEGRAM_BOT_TOKEN", ""),
                       base_url=env.get("TELEGRAM_API_BASE_URL") or None,
@@ -129,6 +123,17 @@ def check_webhook_secret(secret: str) -> str:
     return secret
 
 
+def check_webhook_url(url: str, token: str) -> str:
+    """A webhook URL must not hold the token (the path is served, logged by proxies, shown by
+    getWebhookInfo): the secret header authenticates Telegram, not a secret path."""
+    half = token.partition(":")[2]
+    if token in url or (len(half) >= 16 and half in url):
+        raise UsageError("the webhook URL must not contain the bot token",
+                         fix="use a path of your own, e.g. https://bot.example.org/citebot; "
+                             "TELEGRAM_WEBHOOK_SECRET authenticates Telegram")
+    return url
+
+
 def check_token(settings: TelegramSettings) -> str:
     """Ask Telegram who the token belongs to (before the model loads); returns the username.
 
@@ -157,8 +162,10 @@ def build_application(citebot, settings: TelegramSettings) -> Application:
                .defaults(Defaults(parse_mode=ParseMode.HTML, allow_sending_without_reply=True,
                                   link_preview_options=LinkPreviewOptions(is_disabled=True)))
                .rate_limiter(RetryingLimiter(settings.network_retries, settings.backoff_s,
+                                             max_backoff_s=settings.max_backoff_s,
                                              max_flood_wait_s=settings.max_flood_wait_s,
-                                             messages_per_s=settings.messages_per_s))
+                                             messages_per_s=settings.messages_per_s,
+                                             delivery_deadline_s=settings.delivery_deadline_s))
                .concurrent_updates(settings.concurrency)
                .read_timeout(t).write_timeout(t).connect_timeout(t).pool_timeout(t)
                .get_updates_read_timeout(settings.poll_timeout_s + t)
@@ -174,32 +181,71 @@ def build_application(citebot, settings: TelegramSettings) -> Application:
 
 @contextlib.asynccontextmanager
 async def polling(app: Application, settings: TelegramSettings):
-    """Run ``app`` with long polling inside an ``async with`` (tests and the CLI both use it)."""
+    """Run ``app`` with long polling inside an ``async with`` (tests and the CLI both use it).
+
+    A failing getUpdates is retried by python-telegram-bot for as long as it fails (backoff up
+    to 30 s; updates wait on Telegram's side meanwhile), with one warning line per failure.
+    ``app.bot_data["polling_task"]`` is the polling task: it ends only when stopped, or when
+    Telegram rejects the token (``until_stopped`` then raises InvalidToken).
+    """
     await app.initialize()
     try:
         if app.post_init:
             await app.post_init(app)
         await app.start()
         await app.updater.start_polling(poll_interval=0.0, timeout=int(settings.poll_timeout_s),
-                                        allowed_updates=ALLOWED_UPDATES)
+                                        allowed_updates=ALLOWED_UPDATES,
+                                        error_callback=_polling_error)
+        app.bot_data["polling_task"] = next((t for t in asyncio.all_tasks()
+                                             if t.get_name() == _POLLING_TASK), None)
         yield app
     finally:
+        stop_retrying(app)
         if app.updater.running:
-            await app.updater.stop()
+            try:
+                await app.updater.stop()
+            except TelegramError as exc:  # the polling task's own end (a rejected token)
+                log.debug("polling ended with %s", type(exc).__name__)
         if app.running:
-            await app.stop()
+            await app.stop()  # answers what was fetched; failed sends no longer retried
         await app.shutdown()
         if app.post_shutdown:
             await app.post_shutdown(app)
 
 
-async def _until_signalled() -> None:
+_POLLING_TASK = "Updater:start_polling:polling_task"  # python-telegram-bot's name for it
+
+
+def _polling_error(exc: TelegramError) -> None:
+    """getUpdates failed (it is retried): one line, not python-telegram-bot's traceback."""
+    log.warning("fetching updates failed (%s: %s); retrying", type(exc).__name__,
+                scrub(str(exc)))
+
+
+def stop_retrying(app: Application) -> None:
+    """Shutting down: replies still failing give up now (each is logged) instead of waiting
+    out an outage for up to ``delivery_deadline_s``."""
+    limiter = getattr(app.bot, "rate_limiter", None)
+    if isinstance(limiter, RetryingLimiter):
+        limiter.stop_retrying()
+
+
+async def until_stopped(app: Application | None = None) -> None:
+    """Until SIGINT or SIGTERM; or until polling ends by itself (a revoked token: raised)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    waits = [asyncio.ensure_future(stop.wait())]
+    task = app.bot_data.get("polling_task") if app is not None else None
+    if task is not None:
+        waits.append(task)
+    done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    waits[0].cancel()
+    if task is not None and task in done and not task.cancelled() and task.exception():
+        log.error("polling stopped: %s", type(task.exception()).__name__)
+        raise task.exception()
 
 
 def run_polling(citebot, settings: TelegramSettings) -> None:
@@ -207,7 +253,7 @@ def run_polling(citebot, settings: TelegramSettings) -> None:
     async def main():
         app = build_application(citebot, settings)
         async with polling(app, settings):
-            await _until_signalled()
+            await until_stopped(app)
 
     asyncio.run(main())
 
@@ -220,6 +266,6 @@ def run_webhook(citebot, settings: TelegramSettings, url: str, secret: str,
     async def main():
         app = build_application(citebot, settings)
         async with webhook(app, url, secret, listen, port):
-            await _until_signalled()
+            await until_stopped()
 
     asyncio.run(main())

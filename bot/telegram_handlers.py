@@ -208,7 +208,8 @@ class Handlers:
                 # A forwarded text is a quote someone holds: where does it come from?
                 await self.cite.lookup(update, message, message.text)
                 return
-            await self.answer_question(update, message.text)
+            stripped = self.addressed_text(message, context.bot)  # "@ourbot question" works too
+            await self.answer_question(update, message.text if stripped is None else stripped)
             return
         question = self.addressed_text(message, context.bot)
         if question is not None:

@@ -93,22 +93,37 @@ class RetryingLimiter(BaseRateLimiter[None]):
 
     Messages (send*, edit*, copy*, forward*) are paced to ``messages_per_s`` over all chats
     (Telegram's limit for a bot is about 30 a second; bursts of that size pass at once).
-    ``RetryAfter`` (HTTP 429): wait as long as Telegram says, then try again, as long as the
-    total wait stays under ``max_flood_wait_s``. Network errors, timeouts and 5xx answers: up
-    to ``network_retries`` more tries with exponential backoff. Rejections (400, 403, 401) are
-    final. A timed-out call is retried although Telegram may have carried it out: a message
-    sent twice is better than an answer lost.
+
+    A message to a person (send*, copy*, forward*) is *delivered or given up on*: through
+    network errors, timeouts, 5xx answers and 429s (``RetryAfter``, waited out as Telegram
+    says) it is tried again, with exponential backoff capped at ``max_backoff_s``, until
+    ``delivery_deadline_s`` has passed since its first try; only then does the error reach the
+    handler, which apologises (bot/telegram_handlers.py); a single wait longer than
+    ``max_flood_wait_s`` is not waited out. Other calls (answers to button taps and inline
+    queries, which Telegram expires within seconds), and every call when
+    ``delivery_deadline_s`` is None, get ``network_retries`` more tries after network errors
+    and at most ``max_flood_wait_s`` of flood waits in all. Rejections (400, 403, 401) are
+    final. A timed-out call is retried although Telegram may have carried it out: a message sent twice
+    is better than an answer lost. ``stop_retrying`` (at shutdown) makes every pending retry
+    give up at once, so that stopping never waits out an outage.
     """
 
-    def __init__(self, network_retries: int = 4, backoff_s: float = 0.5, max_backoff_s: float = 8.0,
-                 max_flood_wait_s: float = 120.0, messages_per_s: float = 30.0):
+    DELIVERED = ("send", "copy", "forward")  # endpoints that carry a message to a person
+
+    def __init__(self, network_retries: int = 4, backoff_s: float = 0.5,
+                 max_backoff_s: float = 15.0, max_flood_wait_s: float = 120.0,
+                 messages_per_s: float = 30.0, delivery_deadline_s: float | None = None):
         self.network_retries = network_retries
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
         self.max_flood_wait_s = max_flood_wait_s
         self.messages_per_s = messages_per_s
+        self.delivery_deadline_s = delivery_deadline_s
+        self.gave_up = 0  # calls that failed for good after retrying (deadline, or shutdown)
         self._tokens = messages_per_s
         self._at = time.monotonic()
+        self._stopping = False
+        self._wake: asyncio.Event | None = None
 
     async def _pace(self) -> None:
         """Wait for a message slot (one event loop: no lock needed between check and take)."""
@@ -122,6 +137,24 @@ class RetryingLimiter(BaseRateLimiter[None]):
                 return
             await asyncio.sleep((1.0 - self._tokens) / rate)
 
+    async def _sleep(self, delay: float) -> bool:
+        """Sleep before a retry; False when told to stop retrying meanwhile."""
+        if self._stopping:
+            return False
+        if self._wake is None:
+            self._wake = asyncio.Event()
+        try:
+            await asyncio.wait_for(self._wake.wait(), delay)
+        except asyncio.TimeoutError:
+            return not self._stopping
+        return False
+
+    def stop_retrying(self) -> None:
+        """Shutting down: calls still failing give up now instead of retrying."""
+        self._stopping = True
+        if self._wake is not None:
+            self._wake.set()
+
     async def initialize(self) -> None:
         pass
 
@@ -133,6 +166,18 @@ class RetryingLimiter(BaseRateLimiter[None]):
                               data: dict[str, Any], rate_limit_args: None):
         failures, waited = 0, 0.0
         paced = endpoint.startswith(("send", "edit", "copy", "forward"))
+        deliver = self.delivery_deadline_s is not None and endpoint.startswith(self.DELIVERED)
+        started = time.monotonic()
+
+        def too_late(delay: float) -> bool:
+            if self._stopping:
+                return True
+            if deliver:
+                return (time.monotonic() + delay - started > self.delivery_deadline_s
+                        or (flood and delay > self.max_flood_wait_s))
+            return waited + delay > self.max_flood_wait_s if flood else \
+                failures > self.network_retries
+
         while True:
             try:
                 if paced:
@@ -142,19 +187,29 @@ class RetryingLimiter(BaseRateLimiter[None]):
                 with warnings.catch_warnings():  # int vs timedelta: PTB 22 warns, both work
                     warnings.simplefilter("ignore")
                     delay = _seconds(exc.retry_after)
-                if waited + delay > self.max_flood_wait_s:
+                flood = True
+                if too_late(delay):
+                    self.gave_up += 1
                     raise
                 log.warning("flood control: Telegram asked to wait %.0f s before %s",
                             delay, endpoint)
                 waited += delay
-                await asyncio.sleep(delay)
+                if not await self._sleep(delay):
+                    self.gave_up += 1
+                    raise
             except (BadRequest, ChatMigrated):
                 raise
             except NetworkError as exc:
                 failures += 1
-                if failures > self.network_retries:
+                flood = False
+                delay = min(self.max_backoff_s, self.backoff_s * 2 ** min(failures - 1, 30))
+                if too_late(delay):
+                    self.gave_up += 1
                     raise
-                delay = min(self.max_backoff_s, self.backoff_s * 2 ** (failures - 1))
-                log.warning("network error on %s (%s); retry %d of %d in %.1f s", endpoint,
-                            type(exc).__name__, failures, self.network_retries, delay)
-                await asyncio.sleep(delay)
+                # A long outage retries many times: the first retries and every tenth are told.
+                level = logging.WARNING if failures <= 3 or failures % 10 == 0 else logging.DEBUG
+                log.log(level, "network error on %s (%s); retry %d in %.1f s", endpoint,
+                        type(exc).__name__, failures, delay)
+                if not await self._sleep(delay):
+                    self.gave_up += 1
+                    raise

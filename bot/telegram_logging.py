@@ -65,6 +65,25 @@ def protect(*secrets: str) -> None:
         _installed = True
 
 
+def scrub_tracebacks() -> None:
+    """Tracebacks printed outside logging (an uncaught exception, in the main thread or another
+    one, e.g. with CITEBOT_DEBUG=1) are scrubbed too."""
+    import sys
+
+    def excepthook(typ, value, tb):
+        sys.stderr.write(scrub("".join(traceback.format_exception(typ, value, tb))))
+
+    def thread_excepthook(args):
+        if args.exc_type is SystemExit:
+            return
+        name = args.thread.name if args.thread is not None else "?"
+        sys.stderr.write(scrub(f"Exception in thread {name}:\n" + "".join(
+            traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback))))
+
+    sys.excepthook = excepthook
+    threading.excepthook = thread_excepthook
+
+
 def quiet_http_logs() -> None:
     """The HTTP client logs request URLs (with the token) at INFO and DEBUG: warnings only."""
     for name in _HTTP_LOGGERS:
@@ -80,3 +99,6 @@ def configure(level: str | int = "INFO") -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger().setLevel(level)
     quiet_http_logs()
+    scrub_tracebacks()
+    if level > logging.DEBUG:  # faiss tells at INFO which CPU builds it did not find
+        logging.getLogger("faiss.loader").setLevel(logging.WARNING)

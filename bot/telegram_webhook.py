@@ -21,7 +21,7 @@ import tornado.web
 from telegram import Update
 from telegram.ext import Application
 
-from .telegram import ALLOWED_UPDATES
+from .telegram import ALLOWED_UPDATES, check_webhook_url, stop_retrying
 
 log = logging.getLogger("citebot.telegram")
 MAX_BODY = 1 << 20  # an update is a few kB; Telegram never sends a megabyte
@@ -68,6 +68,7 @@ def make_server(app: Application, path: str, secret: str) -> tornado.httpserver.
 @contextlib.asynccontextmanager
 async def webhook(app: Application, url: str, secret: str, listen: str, port: int):
     """Serve updates at ``listen:port`` and register ``url`` with Telegram; yields the port."""
+    check_webhook_url(url, app.bot.token)
     await app.initialize()
     server = None
     try:
@@ -82,6 +83,7 @@ async def webhook(app: Application, url: str, secret: str, listen: str, port: in
         log.info("webhook server listening on %s:%d, path %s", listen, bound, webhook_path(url))
         yield bound
     finally:
+        stop_retrying(app)
         if server is not None:
             server.stop()
             with contextlib.suppress(asyncio.TimeoutError):

@@ -207,6 +207,9 @@ class OnnxEmbedder(Embedder):
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or min(os.cpu_count() or 1, 8)
         opts.inter_op_num_threads = 1
+        # Threads that spin between batches take the CPU from everything else on a small,
+        # shared machine (measured: steadier and no slower with spinning off).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.log_severity_level = 3  # warnings about unused initializers are noise here
         self.session = ort.InferenceSession(str(self.folder / "model.onnx"), opts,
                                             providers=["CPUExecutionProvider"])

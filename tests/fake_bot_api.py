@@ -16,8 +16,10 @@ would talk to api.telegram.org. It
   delay has passed, then the connection is closed), ``fail(kind="drop")`` (connection closed
   without an answer), ``fail(kind="delay", delay=0.5)`` (answered normally, late).
 
+Updates are queued with the builders of tests/fake_updates.py (``api.message(chat, text)``,
+``api.callback(...)``, ``api.inline_query(...)``...); HTML is checked by tests/telegram_html.py.
 It runs in its own threads (``ThreadingHTTPServer``), so a test's event loop never blocks it.
-Load and fault tests reuse it::
+Load and fault tests reuse it, with the real bot from tests/telegram_harness.py::
 
     with FakeBotAPI() as api:
         async with running_bot(seed_bot, api, rate=(5, 60)) as app:   # the real Application
@@ -28,17 +30,18 @@ Load and fault tests reuse it::
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import html
 import itertools
 import json
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
+
+from fake_updates import UpdateBuilders
+from telegram_html import TelegramHTMLError, parse_telegram_html, telegram_length
 
 TEST_TOKEN = "7123456789:AAFakeTokenForTestsOnly_xyz0123456789"
 MAX_TEXT = 4096
@@ -49,72 +52,6 @@ _STRING_FIELDS = frozenset({
     "url", "secret_token", "description", "short_description", "name", "next_offset",
     "parse_mode", "action", "title", "emoji", "language_code", "ip_address",
 })
-
-# -- Telegram's HTML ----------------------------------------------------------------------------
-TELEGRAM_TAGS = frozenset({"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span",
-                           "tg-spoiler", "a", "tg-emoji", "code", "pre", "blockquote"})
-_TOKEN = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[a-zA-Z-]+(?:=\"[^\"<>]*\")?)*)\s*>"
-                    r"|&(lt|gt|amp|quot|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6});"
-                    r"|([^<>&]+)|(.)", re.S)
-_ATTR = re.compile(r"([a-zA-Z-]+)(?:=\"([^\"]*)\")?")
-
-
-class TelegramHTMLError(ValueError):
-    """The text would be refused by Telegram's HTML parser ("can't parse entities")."""
-
-
-@dataclass
-class ParsedHTML:
-    """Visible text of a Telegram HTML message, and the tags it used (name, attrs, text)."""
-
-    text: str
-    tags: list[tuple[str, dict, str]] = field(default_factory=list)
-
-
-def parse_telegram_html(source: str) -> ParsedHTML:
-    """Parse like Telegram: only its tags, balanced, only its entities, no stray ``<>&``."""
-    out: list[str] = []
-    stack: list[tuple[str, dict, int]] = []
-    tags: list[tuple[str, dict, str]] = []
-    for m in _TOKEN.finditer(source):
-        close, name, attrs, entity, text, stray = m.groups()
-        if stray is not None:
-            raise TelegramHTMLError(f"unescaped {stray!r} at {m.start()}")
-        if text is not None:
-            out.append(text)
-            continue
-        if entity is not None:
-            out.append(html.unescape(f"&{entity};"))
-            continue
-        name = name.lower()
-        if name not in TELEGRAM_TAGS:
-            raise TelegramHTMLError(f"unsupported tag <{name}> at {m.start()}")
-        if close:
-            if attrs.strip():
-                raise TelegramHTMLError(f"attributes on a closing tag at {m.start()}")
-            if not stack or stack[-1][0] != name:
-                raise TelegramHTMLError(f"unexpected </{name}> at {m.start()}")
-            tname, tattrs, begin = stack.pop()
-            tags.append((tname, tattrs, "".join(out)[begin:]))
-            continue
-        parsed = {k.lower(): html.unescape(v or "") for k, v in _ATTR.findall(attrs)}
-        if name == "a" and set(parsed) - {"href"}:
-            raise TelegramHTMLError("<a> takes only href")
-        if name in ("b", "i", "code", "blockquote") and set(parsed) - {"expandable", "class"}:
-            raise TelegramHTMLError(f"unexpected attributes on <{name}>")
-        if name == "blockquote" and any(t[0] == "blockquote" for t in stack):
-            raise TelegramHTMLError("nested <blockquote>")
-        if name == "a" and any(t[0] == "a" for t in stack):
-            raise TelegramHTMLError("nested <a>")
-        stack.append((name, parsed, len("".join(out))))
-    if stack:
-        raise TelegramHTMLError(f"unclosed <{stack[-1][0]}>")
-    return ParsedHTML("".join(out), tags)
-
-
-def telegram_length(text: str) -> int:
-    """Length as Telegram counts it (UTF-16 code units)."""
-    return len(text.encode("utf-16-le")) // 2
 
 
 def _visible_text(params: dict) -> str:
@@ -128,7 +65,7 @@ def _visible_text(params: dict) -> str:
 # -- recorded calls and scripted faults ---------------------------------------------------------
 @dataclass
 class Call:
-    """One request the bot made."""
+    """One request the bot made, recorded when it was answered (``at``: when it arrived)."""
 
     method: str
     params: dict
@@ -174,7 +111,7 @@ class Fault:
         return self.chat_id is None or params.get("chat_id") == self.chat_id
 
 
-class FakeBotAPI:
+class FakeBotAPI(UpdateBuilders):
     """The server. Use as a context manager, or ``start()`` / ``stop()``."""
 
     def __init__(self, token: str = TEST_TOKEN, username: str = "citebot_test_bot",
@@ -263,22 +200,7 @@ class FakeBotAPI:
                     return rule
         return None
 
-    # -- updates the "users" send ---------------------------------------------------------------
-    def chat(self, chat_id: int, chat_type: str = "private", title: str | None = None) -> dict:
-        """The chat object for an id (remembered, so replies carry the right chat type)."""
-        if chat_id not in self._chats:
-            chat = {"id": chat_id, "type": chat_type}
-            if chat_type == "private":
-                chat["first_name"] = f"User{abs(chat_id)}"
-            else:
-                chat["title"] = title or f"Group {abs(chat_id)}"
-            self._chats[chat_id] = chat
-        return self._chats[chat_id]
-
-    def user(self, user_id: int) -> dict:
-        return {"id": user_id, "is_bot": False, "first_name": f"User{user_id}",
-                "language_code": "en"}
-
+    # -- updates (builders for each kind: tests/fake_updates.py) ------------------------------
     def push_update(self, payload: dict) -> int:
         """Queue a raw update (``update_id`` is added); returns its id."""
         with self._cond:
@@ -286,81 +208,6 @@ class FakeBotAPI:
             self._updates.append(update)
             self._cond.notify_all()
         return update["update_id"]
-
-    def make_message(self, chat_id: int, text: str | None = None, *, user_id: int | None = None,
-                     chat_type: str | None = None, reply_to: dict | None = None,
-                     entities: list[dict] | None = None, **extra) -> dict:
-        """A message object as Telegram sends it; commands and @mentions get their entities."""
-        chat = self.chat(chat_id, chat_type or ("private" if chat_id > 0 else "supergroup"))
-        uid = user_id if user_id is not None else (chat_id if chat_id > 0 else 1)
-        msg = {"message_id": next(self._message_ids), "date": int(time.time()),
-               "chat": chat, "from": self.user(uid), **extra}
-        if text is not None:
-            msg["text"] = text
-            msg["entities"] = entities if entities is not None else _auto_entities(text)
-            if not msg["entities"]:
-                del msg["entities"]
-        if reply_to is not None:
-            msg["reply_to_message"] = reply_to
-        return msg
-
-    def message(self, chat_id: int, text: str | None = None, **kw) -> dict:
-        """Queue a new message from a user; returns the message object."""
-        msg = self.make_message(chat_id, text, **kw)
-        self.push_update({"message": msg})
-        return msg
-
-    def edited_message(self, chat_id: int, text: str, **kw) -> dict:
-        msg = self.make_message(chat_id, text, **kw)
-        msg["edit_date"] = msg["date"] + 1
-        self.push_update({"edited_message": msg})
-        return msg
-
-    def channel_post(self, chat_id: int, text: str) -> dict:
-        chat = self.chat(chat_id, "channel")
-        msg = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat,
-               "text": text}
-        self.push_update({"channel_post": msg})
-        return msg
-
-    def sticker(self, chat_id: int, **kw) -> dict:
-        sticker = {"file_id": "CAACAgIAAx0", "file_unique_id": "AgAD", "type": "regular",
-                   "width": 512, "height": 512, "is_animated": False, "is_video": False}
-        return self.message(chat_id, None, sticker=sticker, **kw)
-
-    def photo(self, chat_id: int, caption: str | None = None, **kw) -> dict:
-        photo = [{"file_id": "AgACAgIAAx0", "file_unique_id": "AQAD", "width": 90,
-                  "height": 90, "file_size": 1234}]
-        extra = {"caption": caption} if caption else {}
-        return self.message(chat_id, None, photo=photo, **extra, **kw)
-
-    def callback(self, message: dict, data: str, user_id: int | None = None) -> str:
-        """A tap on an inline button of ``message`` (a message the bot sent); returns its id."""
-        uid = user_id if user_id is not None else message["chat"]["id"]
-        qid = f"cbq{next(self._update_ids)}"
-        self.push_update({"callback_query": {"id": qid, "from": self.user(uid),
-                                             "chat_instance": "ci1", "message": message,
-                                             "data": data}})
-        return qid
-
-    def inline_query(self, user_id: int, query: str, offset: str = "") -> str:
-        qid = f"iq{next(self._update_ids)}"
-        self.push_update({"inline_query": {"id": qid, "from": self.user(user_id),
-                                           "query": query, "offset": offset,
-                                           "chat_type": "sender"}})
-        return qid
-
-    def my_chat_member(self, chat_id: int, status: str = "member", chat_type="group",
-                       user_id: int = 1) -> None:
-        """The bot's own membership changed in a chat (e.g. someone added it to a group)."""
-        chat = self.chat(chat_id, chat_type)
-        me = {"user": self.bot_user, "status": status}
-        if status == "restricted":
-            me.update(is_member=True)
-        self.push_update({"my_chat_member": {
-            "chat": chat, "from": self.user(user_id), "date": int(time.time()),
-            "old_chat_member": {"user": self.bot_user, "status": "left"},
-            "new_chat_member": me}})
 
     def confirmed(self, update_id: int) -> bool:
         """Has the bot fetched and confirmed this update (a later getUpdates offset)?"""
@@ -522,22 +369,6 @@ def _check_inline_results(results: list) -> None:
         _check_markup(r.get("reply_markup"))
 
 
-def _auto_entities(text: str) -> list[dict]:
-    """Entities Telegram adds by itself: a leading /command and @mentions."""
-    entities = []
-    m = re.match(r"/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?", text)
-    if m:
-        entities.append({"type": "bot_command", "offset": 0, "length": _u16(m.group())})
-    for m in re.finditer(r"(?<![\w/])@[A-Za-z0-9_]{5,32}", text):
-        entities.append({"type": "mention", "offset": _u16(text[:m.start()]),
-                         "length": _u16(m.group())})
-    return entities
-
-
-def _u16(s: str) -> int:
-    return telegram_length(s)
-
-
 def decode_params(raw: bytes, content_type: str) -> dict:
     """Parameters of a Bot API request: form-encoded (PTB: JSON values, raw strings) or JSON."""
     if content_type.startswith("application/json"):
@@ -628,25 +459,3 @@ def _phrase(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Error"
-
-
-# -- the real bot against this server (test_telegram.py; load and fault tests) -----------------
-def bot_settings(api: FakeBotAPI, **overrides):
-    """TelegramSettings for ``api``: short long polls and backoffs, for a local server."""
-    from bot.telegram import TelegramSettings
-
-    values = dict(token=api.token, base_url=api.base_url, poll_timeout_s=1,
-                  request_timeout_s=5, backoff_s=0.05)
-    values.update(overrides)
-    return TelegramSettings(**values)
-
-
-@contextlib.asynccontextmanager
-async def running_bot(citebot, api: FakeBotAPI, **overrides):
-    """The real python-telegram-bot Application, polling ``api``: ``async with ... as app``."""
-    from bot.telegram import build_application, polling
-
-    settings = bot_settings(api, **overrides)
-    app = build_application(citebot, settings)
-    async with polling(app, settings):
-        yield app

@@ -7,12 +7,10 @@ import re
 import pytest
 
 from conftest import assert_exact_quotes, body_of
-from fake_bot_api import TelegramHTMLError, parse_telegram_html, telegram_length
+from telegram_html import OUR_TAGS, TelegramHTMLError, parse_telegram_html, telegram_length
 
 from bot import telegram_render as render
 from index.answer import Answer, ArticleRef, Citation
-
-OUR_TAGS = {"blockquote", "b", "i", "a", "code"}
 
 
 def check(messages: list[str]) -> list:
