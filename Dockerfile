@@ -18,4 +18,6 @@ RUN citebot index build && chmod -R a-w /app/index /app/corpus
 
 RUN useradd --system --uid 10001 --no-create-home citebot
 USER citebot
+# Webhook mode listens here (`citebot telegram --webhook-url ...`); long polling needs no port.
+EXPOSE 8080
 CMD ["citebot", "telegram"]

@@ -13,10 +13,11 @@ import asyncio
 import contextlib
 import logging
 import re
+import unicodedata
 
 from telegram import BotCommand, LinkPreviewOptions, Message, Update
 from telegram.constants import ChatMemberStatus, ChatType, MessageEntityType
-from telegram.error import Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (Application, ApplicationHandlerStop, CallbackQueryHandler,
                           ChatMemberHandler, CommandHandler, ContextTypes, InlineQueryHandler,
                           MessageHandler, TypeHandler, filters)
@@ -33,6 +34,8 @@ log = logging.getLogger("citebot.telegram")
 Ctx = ContextTypes.DEFAULT_TYPE
 
 SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
+UNDELIVERED = ("Sorry, Telegram did not take my answer to “{}” in time, so it was not sent. "
+               "Please ask again.")
 NOT_ALLOWED = "Sorry, this bot only answers in the chats it has been set up for."
 TEXT_ONLY = "I answer questions sent as text. Send your question as a message, or /help."
 COMMANDS = [("ask", "Ask a question about the articles"),
@@ -190,7 +193,28 @@ class Handlers:
             if answer.more:
                 token = self.service.keep_more(chat.id, answer.more)
                 markup = more_button(token, 0, len(answer.more))
-            await self.send_all(message, render.answer_messages(answer, covered), markup)
+            try:
+                await self.send_all(message, render.answer_messages(answer, covered), markup)
+            except BadRequest:
+                raise  # Telegram refused the message itself: on_error apologises
+            except (NetworkError, RetryAfter) as exc:  # retried until the delivery deadline
+                await self.undelivered(message, question, exc)
+
+    async def undelivered(self, message: Message, question: str, exc: Exception) -> None:
+        """An answer Telegram did not take before the delivery deadline: apologise instead
+        (retried as long again), so that every question gets an answer or an apology."""
+        log.error("could not deliver an answer in chat %d (%s): sending an apology",
+                  message.chat_id, type(exc).__name__)
+        await self.reply_or_log(message, UNDELIVERED.format(render.esc(render.shorten(
+            " ".join(question.split()), 120))))
+
+    async def reply_or_log(self, message: Message, text: str) -> None:
+        """A last reply (an apology): when even that fails, the loss is logged, never silent."""
+        try:
+            await message.reply_text(text)
+        except TelegramError as exc:
+            log.error("could not deliver an apology in chat %d either (%s): the update went "
+                      "unanswered", message.chat_id, type(exc).__name__)
 
     async def send_all(self, message: Message, texts: list[str], markup=None,
                        preview: LinkPreviewOptions | None = None) -> None:
@@ -262,7 +286,9 @@ class Handlers:
     async def cmd_source(self, update: Update, context: Ctx) -> None:
         """/source ID: the cited paragraph with the paragraphs around it."""
         message = update.message
-        cid = command_text(message)
+        # Control and format characters (NUL, zero-width) are never part of an id.
+        cid = "".join(ch if unicodedata.category(ch)[0] != "C" else " "
+                      for ch in command_text(message)).strip()
         if not cid:
             await message.reply_text("Send <code>/source</code> with a citation id, like "
                                      "<code>/source article:p3</code> — the code under a quote.")
@@ -332,11 +358,11 @@ class Handlers:
         log.error("error while handling an update: %s", type(err).__name__, exc_info=err)
         if not isinstance(update, Update):
             return
-        with contextlib.suppress(TelegramError):
-            if update.callback_query:
+        if update.callback_query:
+            with contextlib.suppress(TelegramError):  # expires within seconds anyway
                 await update.callback_query.answer(SORRY)
-            elif update.message:
-                await update.message.reply_text(SORRY)
+        elif update.message:
+            await self.reply_or_log(update.message, SORRY)
 
 
 def _kind(update: Update) -> str:

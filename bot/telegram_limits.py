@@ -123,7 +123,7 @@ class RetryingLimiter(BaseRateLimiter[None]):
         self._tokens = messages_per_s
         self._at = time.monotonic()
         self._stopping = False
-        self._wake: asyncio.Event | None = None
+        self._wake: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
 
     async def _pace(self) -> None:
         """Wait for a message slot (one event loop: no lock needed between check and take)."""
@@ -141,10 +141,11 @@ class RetryingLimiter(BaseRateLimiter[None]):
         """Sleep before a retry; False when told to stop retrying meanwhile."""
         if self._stopping:
             return False
-        if self._wake is None:
-            self._wake = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        if self._wake is None or self._wake[0] is not loop:
+            self._wake = (loop, asyncio.Event())
         try:
-            await asyncio.wait_for(self._wake.wait(), delay)
+            await asyncio.wait_for(self._wake[1].wait(), delay)
         except asyncio.TimeoutError:
             return not self._stopping
         return False
@@ -153,7 +154,7 @@ class RetryingLimiter(BaseRateLimiter[None]):
         """Shutting down: calls still failing give up now instead of retrying."""
         self._stopping = True
         if self._wake is not None:
-            self._wake.set()
+            self._wake[1].set()
 
     async def initialize(self) -> None:
         pass

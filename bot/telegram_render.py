@@ -17,6 +17,10 @@ from index.answer import Answer, ArticleRef, Citation
 
 MAX_MESSAGE = 4096
 MAX_TITLE = 200            # longer titles are shortened in citation lines
+MAX_ID = 300               # (an id that long cannot be used with /source anyway)
+MAX_URL = 2048             # longer URLs are not made links (browsers and Telegram balk)
+MAX_ALSO_IN = 5            # "also in" lists this many titles, then "and N more"
+MAX_TAIL = 3000            # a citation line never takes more of a message than this
 MAX_HELP_ARTICLES = 30     # /help lists this many articles, then "and N more"
 MORE_BUTTON = "More sources"
 _OPEN, _CLOSE = "<blockquote>", "</blockquote>"
@@ -36,24 +40,37 @@ def shorten(text: str, limit: int = MAX_TITLE) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def esc_short(text: str, limit: int = MAX_TITLE) -> str:
+    """``shorten`` then escape, shorter still when escaping more than doubled it (a field full
+    of ``&`` or ``<``): the escaped field stays under 2 × ``limit`` characters."""
+    out = esc(shorten(text, limit))
+    while tg_len(out) > 2 * limit and limit > 1:
+        limit //= 2
+        out = esc(shorten(text, limit))
+    return out
+
+
 def link(url: str | None, label: str = "link") -> str:
-    """An <a> for http(s) URLs only (a javascript: or data: URL is never made a link)."""
-    if not url or not re.match(r"^https?://\S+$", url, re.I):
+    """An <a> for http(s) URLs only (a javascript: or data: URL is never made a link), and
+    not for absurdly long ones."""
+    if not url or len(url) > MAX_URL or not re.match(r"^https?://\S+$", url, re.I):
         return ""
     return f'<a href="{html.escape(url, quote=True)}">{esc(label)}</a>'
 
 
 def citation_html(article: ArticleRef, paragraph: int | None = None,
-                  citation_id: str | None = None) -> str:
+                  citation_id: str | None = None, with_link: bool = True) -> str:
     """'— Title, Source, date, paragraph N [id] link': every known field, none invented."""
-    parts = [f"<b>{esc(shorten(article.title))}</b>"]
-    parts += [esc(shorten(x)) for x in (article.source, article.published) if x]
+    parts = [f"<b>{esc_short(article.title)}</b>"]
+    parts += [esc_short(x) for x in (article.source, article.published) if x]
     if paragraph:
         parts.append(f"paragraph {paragraph}")
     line = "— " + ", ".join(parts)
     if citation_id:
-        line += f" <code>{esc(citation_id)}</code>"
-    url_link = link(article.url)
+        line += f" <code>{esc_short(citation_id, MAX_ID)}</code>"
+    url_link = link(article.url) if with_link else ""
+    if url_link and tg_len(line) + tg_len(url_link) >= MAX_TAIL:
+        url_link = ""  # a URL that would crowd out the rest: the citation itself matters more
     return f"{line} {url_link}" if url_link else line
 
 
@@ -68,11 +85,15 @@ def split_text(text: str, budget: int) -> list[str]:
             chunks.append(cur)
             cur = ""
         while tg_len(esc(tok)) > budget:  # one "word" longer than a message: cut inside it
-            n = 1
-            while n < len(tok) and tg_len(esc(tok[: n + 1])) <= budget:
-                n += 1
-            chunks.append(tok[:n])
-            tok = tok[n:]
+            lo, hi = 1, len(tok)  # the longest prefix that fits (binary search: no n² scans)
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if tg_len(esc(tok[:mid])) <= budget:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            chunks.append(tok[:lo])
+            tok = tok[lo:]
         cur = tok
     if cur:
         chunks.append(cur)
@@ -119,11 +140,19 @@ def pack(blocks: Iterable[str], limit: int = MAX_MESSAGE, sep: str = "\n\n") -> 
     return messages
 
 
+def also_in_html(articles: list[ArticleRef]) -> str:
+    """The line naming the other articles with the same words (at most MAX_ALSO_IN)."""
+    names = "; ".join(shorten(a.title) for a in articles[:MAX_ALSO_IN])
+    more = len(articles) - MAX_ALSO_IN
+    return (f"<i>also in: {esc_short(names, 400)}" + (f" and {more} more" if more > 0 else "")
+            + "</i>")
+
+
 def citation_blocks(c: Citation) -> list[str]:
     """One quote with its citation (and where else the same words stand)."""
     tail = citation_html(c.article, c.paragraph, c.id)
     if c.also_in:
-        tail += "\n<i>also in: " + esc("; ".join(shorten(a.title) for a in c.also_in)) + "</i>"
+        tail += "\n" + also_in_html(c.also_in)
     return quote_blocks(c.quote, tail)
 
 
@@ -233,8 +262,14 @@ def cite_messages(result) -> list[str]:
         tail = citation_html(m.article, m.paragraph, m.id)
         tail += f" <code>{esc(f'{m.article.id}:{m.start}-{m.end}')}</code>"
         if not m.exact:
-            diff = shorten(diff_inline(m.diff), 1500)
-            tail += f"\nsimilarity {m.similarity:.2f} · differences: {_diff_html(diff)}"
+            limit, full = 1500, diff_inline(m.diff)
+            while True:  # escaping may grow the diff (a text full of & and <): shorten more
+                diff = f"\nsimilarity {m.similarity:.2f} · differences: " \
+                       f"{_diff_html(shorten(full, limit))}"
+                if tg_len(tail + diff) <= MAX_TAIL or limit <= 50:
+                    break
+                limit //= 2
+            tail += diff
         blocks += quote_blocks(m.quote, tail)
     return pack(blocks)
 

@@ -51,6 +51,7 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     more: list[Citation] = field(default_factory=list)  # further results ("More sources")
     context: str | None = None  # the earlier question a follow-up was read with
+    confidence: float | None = None  # how sure the best passage answers (search.py; not in JSON)
 
     def to_dict(self) -> dict:
         d = {"question": self.question, "answered": self.answered,

@@ -12,7 +12,7 @@ from .answer import Answer, ArticleRef
 from .articles import corpus_fingerprint, corpus_stat_signature, load_corpus
 from .build import ProgressFn, build_index
 from .config import Config
-from .errors import IndexMissing, StaleIndex, UnknownCitation, UsageError
+from .errors import IndexMismatch, IndexMissing, StaleIndex, UnknownCitation, UsageError
 from .search import SearchParams, Searcher
 from .store import IndexStore, read_manifest
 
@@ -89,9 +89,9 @@ class Citebot:
         from .embeddings import check_model
         from .onnx_embed import question_encoder
 
-        check_model(self.config.model, manifest)
         cached = getattr(self, "_question_embedder", None)
         if cached is None or cached[0] != manifest.get("generation"):
+            check_model(self.config.model, manifest)
             fast = question_encoder(self.config.index, manifest)
             cached = self._question_embedder = (manifest.get("generation"),
                                                 fast or self.index_embedder())
@@ -116,14 +116,27 @@ class Citebot:
         return corpus_fingerprint(articles) != manifest.get("corpus_fingerprint")
 
     def ensure_index(self) -> dict:
-        """The manifest of a current index: built when missing, rebuilt when the corpus changed."""
+        """The manifest of a current index: built when missing, rebuilt when the corpus changed.
+
+        A damaged index (unreadable manifest, a file failing its checksum: IndexStore), or one
+        of another format or model, is never rebuilt behind the user's back nor answered from:
+        it raises, naming `citebot index build`. A folder with builds but no manifest.json (a
+        first build killed before it finished, or a lost file) is an index that is not there:
+        built when auto-build is on, and said so.
+        """
         try:
             manifest = read_manifest(self.config.index)
-        except IndexMissing:
+        except IndexMissing as exc:
+            lost = self.config.index.is_dir() and any(
+                p.is_dir() for p in self.config.index.glob("gen-*"))
+            if lost:
+                exc = IndexMissing(f"the index at {self.config.index} has no manifest.json "
+                                   f"(a build that did not finish, or a lost file)")
             if not self.config.auto_build:
-                raise
+                raise exc from None
             load_corpus(self.config.corpus)  # a missing corpus is the user's error, say it first
-            self.progress(f"no index at {self.config.index}: building it (once)")
+            self.progress(f"{exc}: building it again" if lost else
+                          f"no index at {self.config.index}: building it (once)")
             return self.build()
         if self.is_stale(manifest):
             if not self.config.auto_build:
@@ -135,11 +148,24 @@ class Citebot:
 
     @property
     def store(self) -> IndexStore:
-        """The loaded, verified index (built or rebuilt first when needed)."""
+        """The loaded, verified index (built or rebuilt first when needed), of this model."""
         if self._store is None:
-            self.ensure_index()
+            self.check_model_name(self.ensure_index())
             self._store = IndexStore(self.config.index)
         return self._store
+
+    def check_model_name(self, manifest: dict) -> None:
+        """IndexMismatch unless the index was built with this Citebot's model (its embedder's,
+        or the configured one): every command refuses another model's index alike, even one
+        that needs no vectors (`source`, an exact `cite`). Cheap: names only; the model files
+        are compared when questions are embedded (question_embedder)."""
+        from .embeddings import resolve_model
+
+        wanted = getattr(self._index_embedder, "name", None) or resolve_model(
+            self.config.model)[0]
+        if manifest.get("model") != wanted:
+            raise IndexMismatch(f"the index was built with the model {manifest.get('model')!r}, "
+                                f"not {wanted!r}")
 
     @property
     def searcher(self) -> Searcher:

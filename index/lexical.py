@@ -44,3 +44,17 @@ def tokenize(text: str) -> list[str]:
 def idf(term_df: int, n_docs: int) -> float:
     """Okapi-style inverse document frequency, never negative."""
     return math.log(1.0 + (n_docs - term_df + 0.5) / (term_df + 0.5))
+
+
+def analyze(text: str) -> tuple[list[str], frozenset[str]]:
+    """(stems of every word, stop words included; the content stems `tokenize` keeps), with one
+    stemmer call: sentence scoring needs both, phrases (bigrams) and term coverage."""
+    all_words = words(text)
+    stems = _stemmer().stemWords(all_words)
+    stop = stopwords()
+    return stems, frozenset(s for w, s in zip(all_words, stems) if w not in stop)
+
+
+def bigrams(stems: list[str]) -> set[tuple[str, str]]:
+    """Adjacent stem pairs: the phrases a question shares with a sentence."""
+    return set(zip(stems, stems[1:]))
