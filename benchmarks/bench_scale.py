@@ -34,7 +34,7 @@ import numpy as np
 from common import ROOT, median, percentile, report, squad_articles
 
 WORDS, SENTENCES, PER_ARTICLE, VOCAB = 20, 3, 10, 50_000
-EF_SWEEP = (32, 64, 128, 256)
+EF_SWEEP = (64, 128, 256, 384, 512)
 
 CHILD = r"""
 import json, sys, time

@@ -44,8 +44,7 @@ async def one_run(citebot, pace: float) -> list:
             wall = time.monotonic() - t0
             gc.collect()
             rss1 = rss_mb()
-        normal = {c: q for c, q in traffic.asked.items() if c < 10_000 + CHATS}
-        traffic.asked = normal
+        traffic.asked = {c: q for c, q in traffic.asked.items() if c < 10_000 + CHATS}
         assert traffic.check_each_answered_once() == {"answered": CHATS * PER_CHAT}
         lat = traffic.latencies()
     messages = CHATS * PER_CHAT + GREEDY * (RATE[0] + 1)

@@ -98,14 +98,14 @@ class RetryingLimiter(BaseRateLimiter[None]):
     network errors, timeouts, 5xx answers and 429s (``RetryAfter``, waited out as Telegram
     says) it is tried again, with exponential backoff capped at ``max_backoff_s``, until
     ``delivery_deadline_s`` has passed since its first try; only then does the error reach the
-    handler, which apologises (bot/telegram_handlers.py); a single wait longer than
+    handler, which apologises (bot/telegram_handlers.py). A single wait longer than
     ``max_flood_wait_s`` is not waited out. Other calls (answers to button taps and inline
     queries, which Telegram expires within seconds), and every call when
     ``delivery_deadline_s`` is None, get ``network_retries`` more tries after network errors
     and at most ``max_flood_wait_s`` of flood waits in all. Rejections (400, 403, 401) are
-    final. A timed-out call is retried although Telegram may have carried it out: a message sent twice
-    is better than an answer lost. ``stop_retrying`` (at shutdown) makes every pending retry
-    give up at once, so that stopping never waits out an outage.
+    final. A timed-out call is retried although Telegram may have carried it out: a message
+    sent twice is better than an answer lost. ``stop_retrying`` (at shutdown) makes every
+    pending retry give up at once, so that stopping never waits out an outage.
     """
 
     DELIVERED = ("send", "copy", "forward")  # endpoints that carry a message to a person

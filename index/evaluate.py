@@ -10,7 +10,6 @@ general-knowledge ones) calibrate the "not found" threshold.
 from __future__ import annotations
 
 import json
-import statistics
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -21,7 +20,8 @@ import numpy as np
 from .articles import Article, slugify, write_article
 from .errors import UsageError
 from .lexical import tokenize
-from .search import Searcher
+from .errors import BadQuestion
+from .search import Searcher, clean_question
 
 SYSTEMS = ("citebot", "bm25", "dense")
 # Asked of every corpus: nothing in a news or Wikipedia corpus should answer them with a quote.
@@ -37,7 +37,7 @@ GENERAL_OFF_TOPIC = (
 )
 # Calibration: the threshold keeps answerable questions answered while at least this share of
 # off-topic questions is refused.
-OFF_TOPIC_REFUSED = 0.95
+OFF_TOPIC_REFUSED = 0.99
 
 
 @dataclass
@@ -68,6 +68,14 @@ def _read_json(path: Path):
         raise UsageError(f"{path} is not a readable JSON file ({type(exc).__name__}: {exc})")
 
 
+def _askable(question: str) -> bool:
+    try:
+        clean_question(question)
+    except BadQuestion:
+        return False
+    return True
+
+
 def load_squad(path: Path) -> EvalSet:
     """A SQuAD 1.1/2.0 file as articles (paragraphs joined by blank lines) and questions."""
     data = _read_json(path)
@@ -96,6 +104,8 @@ def load_squad(path: Path) -> EvalSet:
             articles.append(Article(id=aid, title=title, body="\n\n".join(parts)))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise UsageError(f"{path} is not in SQuAD format ({type(exc).__name__}: {exc})")
+    questions = [q for q in questions if _askable(q.question)]
+    impossible = [q for q in impossible if _askable(q.question)]
     bodies = {a.id: a.body for a in articles}
     for q in questions:  # offsets that do not point at the answer text are dropped
         body = bodies[q.article_id]
@@ -127,6 +137,10 @@ def load_jsonl(path: Path) -> EvalSet:
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
             raise UsageError(f"{path}, line {n}: not a {{\"question\", \"answers\"}} object "
                              f"({type(exc).__name__}: {exc})")
+        try:
+            clean_question(question)
+        except BadQuestion as exc:
+            raise UsageError(f"{path}, line {n}: {exc}")
         q = EvalQuestion(question, [a for a in answers if a])
         (answerable if q.answers else unanswerable).append(q)
     if not answerable and not unanswerable:
@@ -170,35 +184,37 @@ def _outcome(answer, ms=None) -> Outcome:
 
 
 def ask_all(searcher: Searcher, questions: list[EvalQuestion], k: int = 3,
-            threshold: float | None = None) -> list[Outcome]:
-    """citebot itself: every question through ``Searcher.ask``, each one timed."""
+            mode: str | None = None, threshold: float | None = None) -> list[Outcome]:
+    """Every question through ``Searcher.ask`` (what `citebot ask` runs), each one timed;
+    ``mode`` "bm25" / "dense" for the baselines."""
     out = []
     for q in questions:
         t = time.perf_counter()
-        answer = searcher.ask(q.question, k=k, more=max(0, 10 - k), threshold=threshold)
+        try:
+            answer = searcher.ask(q.question, k=k, more=max(0, 10 - k), mode=mode,
+                                  threshold=threshold)
+        except BadQuestion:  # an empty or unreadable question in the file: nothing found
+            out.append(Outcome([], None, 0.0))
+            continue
         out.append(_outcome(answer, (time.perf_counter() - t) * 1000))
     return out
 
 
 def embed_all(searcher: Searcher, texts: list[str]) -> np.ndarray:
-    """Every question in one batch (what the baselines and the calibration rank from)."""
-    return np.asarray(searcher.embedder.encode(list(texts)), dtype=np.float32)
+    """Every question in one batch (calibration asks thousands; latency is not measured)."""
+    return np.asarray(searcher.embedder.encode([clean_question(t) for t in texts]),
+                      dtype=np.float32)
 
 
-def rank_all(searcher: Searcher, questions: list[EvalQuestion], mode: str, vecs: np.ndarray,
-             k: int = 3, articles: set[str] | None = None,
-             threshold: float | None = -1e9) -> list[Outcome]:
-    """A baseline (mode "bm25" or "dense"; "hybrid" for calibration) from batch vectors."""
-    from .search import clean_question
-
+def confidences(searcher: Searcher, questions: list[EvalQuestion], vecs: np.ndarray,
+                articles: set[str] | None = None) -> list[float]:
+    """How sure citebot is of its best passage for each question (what "not found" decides
+    on), from batch vectors: the ranking of `ask` without the quoting."""
     out = []
     for q, v in zip(questions, vecs):
         text = clean_question(q.question)
-        t = time.perf_counter()
-        answer = searcher.answer_from(text, text, v.reshape(1, -1), tokenize(text), k=k,
-                                      more=max(0, 10 - k), mode=mode, threshold=threshold,
-                                      articles=articles)
-        out.append(_outcome(answer, (time.perf_counter() - t) * 1000))
+        ranked = searcher.rank(searcher.query(text, v, tokenize(text)), articles=articles)
+        out.append(searcher.confidence(ranked))
     return out
 
 
@@ -229,3 +245,162 @@ def score(outcomes: list[Outcome], golds: list[set[str]],
     return {"questions": n, "recall@1": r1 / n, "recall@5": r5 / n, "mrr@10": mrr / n,
             "answer_in_quote@1": inq / n, "not_found": nf / n,
             "latency_ms_p50": _pct(ms, 50), "latency_ms_p95": _pct(ms, 95)}
+
+
+# -- "not found" -------------------------------------------------------------------------------
+def calibrate(searcher: Searcher, es: EvalSet, vecs: np.ndarray) -> dict:
+    """Confidences of answerable vs off-topic questions, and the threshold they suggest.
+
+    Off-topic: each article's questions asked of every other article alone (the same ranking
+    with an article filter, as `--source` does), the file's unanswerable questions for JSON
+    Lines, and GENERAL_OFF_TOPIC. Suggested: the lowest threshold that refuses every general
+    question and OFF_TOPIC_REFUSED of the others; `--threshold` / CITEBOT_THRESHOLD override.
+    """
+    answerable = confidences(searcher, es.questions, vecs)
+    others: list[float] = []
+    articles = sorted({q.article_id for q in es.questions if q.article_id})
+    if len(articles) > 1:
+        for article in articles:
+            idx = [i for i, q in enumerate(es.questions) if q.article_id != article]
+            others += confidences(searcher, [es.questions[i] for i in idx], vecs[idx],
+                                  articles={article})
+    if es.articles == [] and es.unanswerable:  # JSON Lines: the user's own "not found" ones
+        vu = embed_all(searcher, [q.question for q in es.unanswerable])
+        others += confidences(searcher, es.unanswerable, vu)
+    general_q = [EvalQuestion(q, []) for q in GENERAL_OFF_TOPIC]
+    general = confidences(searcher, general_q, embed_all(searcher, list(GENERAL_OFF_TOPIC)))
+    cut = float(np.quantile(others, OFF_TOPIC_REFUSED)) if others else 0.0
+    suggested = float(np.ceil(max(cut, max(general)) * 100 + 1e-9) / 100)
+    in_use = searcher.params.threshold
+
+    def at(t):
+        return {"answerable_answered": float(np.mean([c >= t for c in answerable])),
+                "off_topic_refused": float(np.mean([c < t for c in others])) if others else None,
+                "general_refused": float(np.mean([c < t for c in general]))}
+
+    return {"threshold": in_use, "suggested": suggested, "rule":
+            f"refuse all {len(general)} general questions and {OFF_TOPIC_REFUSED:.0%} of "
+            f"{len(others)} other-article / unanswerable ones",
+            "at_threshold": at(in_use), "at_suggested": at(suggested),
+            "off_topic_questions": len(others), "general_questions": len(general)}
+
+
+# -- the whole run -----------------------------------------------------------------------------
+def run(searcher: Searcher, es: EvalSet, k: int = 3, label: str = "") -> dict:
+    """citebot, BM25 only and dense only on the same index; calibration; one report."""
+    golds = [gold_passages(searcher.store, q) for q in es.questions]
+    if es.questions:  # warm-up: the first question pays for lazy loads, not the system
+        searcher.ask(es.questions[0].question, k=k)
+    systems = {"citebot": score(ask_all(searcher, es.questions, k), golds, es.questions)}
+    for mode in ("bm25", "dense"):  # a bare ranking never abstains
+        systems[mode] = score(ask_all(searcher, es.questions, k, mode=mode, threshold=-1.0),
+                              golds, es.questions)
+        systems[mode]["not_found"] = None
+    # Calibration asks thousands of questions: embedded in one batch, latency not measured.
+    vecs = embed_all(searcher, [q.question for q in es.questions])
+    store = searcher.store
+    report = {"data": label, "articles": len(store.articles), "passages": len(store.passages),
+              "questions": len(es.questions), "k": k, "systems": systems,
+              "answers_not_in_any_passage": sum(1 for g in golds if not g),
+              "calibration": calibrate(searcher, es, vecs)}
+    if es.unanswerable and es.articles:  # SQuAD 2.0's unanswerable (but on-topic) questions
+        out = ask_all(searcher, es.unanswerable, k)
+        report["squad_unanswerable_answered"] = float(np.mean([o.quote is not None
+                                                               for o in out]))
+    return report
+
+
+def evaluate_squad(path: Path, k: int = 3, threshold: float | None = None,
+                   model: str | None = None, embedder=None, progress=None,
+                   tune: bool = False) -> dict:
+    """Index a SQuAD file's articles in a temporary folder (as `citebot index build` does) and
+    run the evaluation; ``tune`` adds the cross-validated weight search (tuning.py)."""
+    from .config import resolve
+    from .engine import Citebot
+
+    es = load_squad(path)
+    with tempfile.TemporaryDirectory(prefix="citebot-eval-") as tmp:
+        corpus = Path(tmp) / "corpus"
+        for article in es.articles:
+            write_article(corpus, article)
+        bot = Citebot(resolve(corpus=corpus, index=Path(tmp) / "index", model=model,
+                              threshold=threshold), progress=progress)
+        if embedder is not None:
+            bot._index_embedder = embedder
+        bot.build()
+        searcher = bot.searcher
+        report = run(searcher, es, k, label=Path(path).name)
+        if tune:
+            from .search import clean_question
+            from .tuning import cross_validate
+
+            vecs = embed_all(searcher, [clean_question(q.question) for q in es.questions])
+            golds = [gold_passages(searcher.store, q) for q in es.questions]
+            report["tuning"] = cross_validate(searcher, es.questions, vecs, golds)
+    return report
+
+
+def evaluate_index(bot, path: Path, k: int = 3) -> dict:
+    """JSON Lines questions against the bot's current index."""
+    es = load_jsonl(path)
+    return run(bot.searcher, es, k, label=Path(path).name)
+
+
+# -- the report as text ------------------------------------------------------------------------
+_ROWS = (("recall@1", "passage recall@1"), ("recall@5", "passage recall@5"),
+         ("mrr@10", "MRR@10"), ("answer_in_quote@1", "answer-in-quote@1"),
+         ("not_found", 'wrongly "not found"'), ("latency_ms_p50", "latency p50 (ms)"),
+         ("latency_ms_p95", "latency p95 (ms)"))
+
+
+def _cell(key: str, value) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1f}" if key.startswith("latency") else f"{value:.3f}"
+
+
+def format_report(report: dict) -> str:
+    """The report as a Markdown table plus the calibration lines."""
+    names = list(report["systems"])
+    lines = [f"{report['data']}: {report['articles']} articles, {report['passages']} passages, "
+             f"{report['questions']} answerable questions, k={report['k']}", "",
+             "| | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for key, label in _ROWS:
+        lines.append(f"| {label} | " + " | ".join(_cell(key, report["systems"][n][key])
+                                                  for n in names) + " |")
+    cal = report["calibration"]
+    now, sug = cal["at_threshold"], cal["at_suggested"]
+
+    def share(x):
+        return "-" if x is None else f"{x:.1%}"
+
+    lines += ["", f'"not found" threshold {cal["threshold"]:.2f}: answerable answered '
+              f'{share(now["answerable_answered"])}, off-topic refused '
+              f'{share(now["off_topic_refused"])}, general questions refused '
+              f'{share(now["general_refused"])}',
+              f'calibrated threshold {cal["suggested"]:.2f} ({cal["rule"]}): answerable '
+              f'answered {share(sug["answerable_answered"])}, off-topic refused '
+              f'{share(sug["off_topic_refused"])}']
+    if "squad_unanswerable_answered" in report:
+        lines.append(f"SQuAD 2.0 unanswerable (on-topic) questions answered with a quote: "
+                     f"{share(report['squad_unanswerable_answered'])}")
+    if report.get("answers_not_in_any_passage"):
+        lines.append(f"{report['answers_not_in_any_passage']} questions have no passage "
+                     f"holding their answer verbatim")
+    if "tuning" in report:
+        t = report["tuning"]
+        lines += ["", f"tuning ({t['settings']} settings, leave one article out):",
+                  "| held out | questions | chosen on the others | recall@1 | "
+                  "answer-in-quote@1 |", "|---|---:|---|---:|---:|"]
+        for f in t["folds"]:
+            chosen = ", ".join(f"{k}={v}" for k, v in f["setting"].items())
+            lines.append(f"| {f['held_out']} | {f['questions']} | {chosen} | "
+                         f"{f['recall@1']:.3f} | {f['answer_in_quote@1']:.3f} |")
+        lines.append(f"| all, held out | {report['questions']} | | "
+                     f"{t['held_out']['recall@1']:.3f} | "
+                     f"{t['held_out']['answer_in_quote@1']:.3f} |")
+        b = t["best"]
+        lines.append(f"best on all: {', '.join(f'{k}={v}' for k, v in b['params'].items())} "
+                     f"(recall@1 {b['recall@1']:.3f}, answer-in-quote@1 "
+                     f"{b['answer_in_quote@1']:.3f})")
+    return "\n".join(lines)

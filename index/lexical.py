@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from functools import lru_cache
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -58,3 +59,55 @@ def analyze(text: str) -> tuple[list[str], frozenset[str]]:
 def bigrams(stems: list[str]) -> set[tuple[str, str]]:
     """Adjacent stem pairs: the phrases a question shares with a sentence."""
     return set(zip(stems, stems[1:]))
+
+
+# -- what a question asks for, and whether a sentence holds it ---------------------------------
+_WHEN = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b|\b(january|february|march|april|may|june|july|"
+                   r"august|september|october|november|december)\b|\bcentur(?:y|ies)\b|"
+                   r"\b\d{1,2}(?:st|nd|rd|th)\b|\b(?:today|yesterday|monday|tuesday|wednesday|"
+                   r"thursday|friday|saturday|sunday)\b", re.I)
+_NUMBER = re.compile(r"\d[\d,.]*%?|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
+                     r"twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen|"
+                     r"half)\b", re.I)
+_NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w'’-]+")
+_TYPE_PATTERNS = {"when": _WHEN, "number": _NUMBER, "name": _NAME}
+
+
+def question_type(question: str) -> str | None:
+    """when / number / name: what kind of thing the question asks for, if it says."""
+    q = question.lower()
+    if re.search(r"\b(when|what year|which year|what date|what month|what century|"
+                 r"what day)\b", q):
+        return "when"
+    if re.search(r"\b(how many|how much|what percentage|what number|how long|how old|"
+                 r"how far|how large|how big)\b", q):
+        return "number"
+    if re.search(r"\b(who|whom|whose)\b", q):
+        return "name"
+    return None
+
+
+def type_match(kind: str | None, sentence: str, asked: set[str] = frozenset()) -> float:
+    """1.0 when the sentence holds the kind of thing asked for and not only words the question
+    already has ("Who ruled Cyprus in 1191?" is not answered by the year 1191)."""
+    pattern = _TYPE_PATTERNS.get(kind or "")
+    if pattern is None:
+        return 0.0
+    return 1.0 if any(m.group(0).lower().strip(".,") not in asked
+                      for m in pattern.finditer(sentence)) else 0.0
+
+
+def norm_words(text: str) -> tuple[str, ...]:
+    """Lower-cased words (accents folded): what near-duplicate quotes are compared on."""
+    folded = unicodedata.normalize("NFKD", text)
+    return tuple(w for w in words("".join(ch for ch in folded if not unicodedata.combining(ch))))
+
+
+def near_duplicate(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """The same sentence(s), give or take punctuation, case, accents and a word or two."""
+    if not a or not b:
+        return False
+    if a == b:
+        return True
+    sa, sb = set(a), set(b)
+    return len(sa & sb) / len(sa | sb) >= 0.85 and min(len(a), len(b)) / max(len(a), len(b)) >= 0.8

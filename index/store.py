@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -41,9 +42,12 @@ FORMAT_VERSION = 2  # 2: compact passage table (table.py), stat stamps, ONNX que
 MANIFEST = "manifest.json"
 KEEP_GENERATIONS = 2  # the current one and the one before, for readers still holding it
 ALWAYS_HASH_BYTES = 128 << 20  # files up to this size are re-hashed at every load (~75 ms)
-# Exact search up to FLAT_MAX passages, HNSW above (chosen by benchmarks/bench_scale.py).
+# Exact search up to FLAT_MAX passages (~1 ms a question), HNSW above; its parameters and the
+# search depth by size were chosen with benchmarks/bench_scale.py (docs/benchmarks.md): recall@10
+# against exact search 0.99 at 100k with efSearch 128, 0.97-0.98 at 1M with 512, ~1 ms.
 FLAT_MAX = 20_000
 HNSW = {"M": 16, "efConstruction": 64, "efSearch": 128}
+HNSW_DEEP_ABOVE, HNSW_DEEP_EF = 250_000, 512
 
 
 def _sha256(path: Path) -> str:
@@ -131,10 +135,12 @@ def faiss_index_for(vectors: np.ndarray, index_type: str | None = None):
     if index_type == "flat":
         index, info = faiss.IndexFlatIP(dim), {}
     elif index_type == "hnsw":
-        index = faiss.IndexHNSWFlat(dim, HNSW["M"], faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = HNSW["efConstruction"]
-        index.hnsw.efSearch = HNSW["efSearch"]
         info = dict(HNSW)
+        if len(vectors) > HNSW_DEEP_ABOVE:  # a bigger graph needs a deeper search
+            info["efSearch"] = HNSW_DEEP_EF
+        index = faiss.IndexHNSWFlat(dim, info["M"], faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = info["efConstruction"]
+        index.hnsw.efSearch = info["efSearch"]
     else:
         raise ValueError(f"unknown index type {index_type!r}")
     if len(vectors):
@@ -287,6 +293,7 @@ class IndexStore:
                 or self.manifest.get("articles") != len(self.articles)):
             raise IndexCorrupt(f"the index at {self.index_dir} does not match its passage table")
         self._bm25 = None
+        self._local = threading.local()  # bm25_top's score buffer, one per thread
         self.doc_freq = DocFreq(self)
 
     def verify(self, full: bool = False) -> None:
@@ -364,18 +371,29 @@ class IndexStore:
         return scores
 
     def bm25_top(self, tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The k best passages by BM25: (indices, scores), best first; only matches."""
+        """The k best passages by BM25: (indices, scores), best first; only matches.
+
+        Work is proportional to the query terms' posting lists, not to the index: scores add
+        up in a per-thread buffer that is cleared again where it was written, and the top k
+        are picked among the postings (at 1M passages: ~1 ms instead of ~6 ms).
+        """
         postings = list(self._postings(tokens))
         if not postings or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores = np.zeros(len(self.passages), dtype=np.float32)
-        for docs, vals in postings:
-            scores[docs] += vals
-        touched = sum(len(d) for d, _ in postings)
-        # Rank only the passages that hold a query term, unless that is most of them.
-        cand = (np.unique(np.concatenate([d for d, _ in postings]))
-                if touched < len(scores) // 4 else np.flatnonzero(scores))
-        if len(cand) > k:
-            cand = cand[np.argpartition(-scores[cand], k - 1)[:k]]
-        cand = cand[np.argsort(-scores[cand], kind="stable")]
-        return cand.astype(np.int64), scores[cand]
+        buf = getattr(self._local, "buf", None)
+        if buf is None:
+            buf = self._local.buf = np.zeros(len(self.passages), dtype=np.float32)
+        try:
+            for docs, vals in postings:
+                buf[docs] += vals
+            cat = np.concatenate([d for d, _ in postings])
+            # A passage appears once per matching term with its full score: the best
+            # k * terms entries hold the best k distinct passages.
+            m = min(len(cat), k * len(postings))
+            top = np.argpartition(-buf[cat], m - 1)[:m] if len(cat) > m else slice(None)
+            cand = np.unique(cat[top])
+            cand = cand[np.argsort(-buf[cand], kind="stable")][:k]
+            return cand.astype(np.int64), buf[cand].copy()
+        finally:
+            for docs, _ in postings:
+                buf[docs] = 0.0

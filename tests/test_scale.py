@@ -160,3 +160,35 @@ def test_table_rejects_passages_out_of_order(tmp_path):
     passages = make_passages(art)
     with pytest.raises(ValueError):
         write_table(tmp_path, [art], [passages[1], passages[0], passages[2]])
+
+
+def test_bm25_top_is_safe_across_threads(built):
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, index = built
+    store = IndexStore(index)
+    queries = [tokenize(q) for q in ["Kenyan police", "veto China Russia", "trust fund money",
+                                     "resolution 2751 renewed", "Haiti gangs violence"]] * 20
+    want = [store.bm25_top(q, 5) for q in queries]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda q: store.bm25_top(q, 5), queries))
+    for (wi, ws), (gi, gs) in zip(want, got):
+        assert np.array_equal(wi, gi) and np.array_equal(ws, gs)
+    assert not store.bm25_top(["zzz"], 5)[0].size
+    assert np.all(store._local.buf == 0)  # cleared after use
+
+
+def test_index_verify_command(built):
+    from conftest import run_cli
+
+    corpus, index = built
+    env = {"CITEBOT_CORPUS": str(corpus), "CITEBOT_INDEX": str(index)}
+    r = run_cli("index", "verify", env=env)
+    assert r.returncode == 0 and b"intact" in r.stdout, r.stderr
+    path = index / read_manifest(index)["generation"] / "bodies.bin"
+    data = bytearray(path.read_bytes())
+    data[3] ^= 0x01
+    path.write_bytes(bytes(data))
+    r = run_cli("index", "verify", env=env)
+    assert r.returncode == 2 and b"bodies.bin is damaged" in r.stderr
+    assert b"citebot index build" in r.stderr and b"Traceback" not in r.stderr

@@ -82,3 +82,49 @@ def test_question_types():
     assert question_type("How many officers?") == "number"
     assert question_type("Who leads it?") == "name"
     assert question_type("Why?") is None
+
+
+# Two articles that carry the same sentence (wire copy), in different paragraphs and company.
+SHARED = ("The bridge over the Artibonite river reopened on 3 March after repairs costing "
+          "4 million dollars.")
+TWINS = {
+    "bridge-local": ("Bridge reopens", "Traffic returned to the valley road this week. "
+                     + SHARED + "\n\nFarmers said the closure had cut them off from markets."),
+    "bridge-wire": ("Artibonite: works completed", "Officials inspected the site on Friday."
+                    "\n\n" + SHARED.replace("river", "River").replace(" 3 March", " 3 March,")
+                    + " Engineers will check it again in a year."),
+}
+
+
+def test_near_duplicate_quotes_are_shown_once_with_also_in(embedder, tmp_path):
+    from index.articles import Article, write_article
+    from index.config import resolve
+    from index.engine import Citebot
+
+    for aid, (title, body) in TWINS.items():
+        write_article(tmp_path / "corpus", Article(id=aid, title=title, body=body))
+    bot = Citebot(resolve(corpus=tmp_path / "corpus", index=tmp_path / "index"))
+    bot._index_embedder = embedder
+    bot.build()
+    answer = bot.ask("When did the bridge over the Artibonite river reopen?", k=3)
+    assert answer.answered
+    first = answer.citations[0]
+    assert "3 March" in first.quote
+    other = ({"bridge-local", "bridge-wire"} - {first.article.id}).pop()
+    assert [a.id for a in first.also_in] == [other]
+    shown = answer.citations + answer.more
+    assert sum("Artibonite" in c.quote for c in shown) == 1
+    assert_exact_quotes(shown, tmp_path / "corpus")
+    assert first.to_dict()["also_in"][0]["id"] == other
+
+
+def test_near_duplicate_rule():
+    from index.search import near_duplicate, norm_words
+
+    a = norm_words("The bridge over the Artibonite river reopened on 3 March.")
+    assert near_duplicate(a, norm_words("the bridge over the Artibonite River reopened, on 3 March"))
+    assert near_duplicate(a, norm_words("The bridge over the Artibonite river finally reopened "
+                                         "on 3 March."))
+    assert not near_duplicate(a, norm_words("The bridge over the Artibonite river closed on "
+                                            "3 March for repairs costing 4 million dollars."))
+    assert not near_duplicate(a, ())

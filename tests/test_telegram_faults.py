@@ -18,6 +18,7 @@ import time
 import pytest
 from telegram.error import InvalidToken
 
+from bot.telegram_limits import RetryingLimiter
 from fake_bot_api import FakeBotAPI
 from telegram_harness import bot_settings, run_bot, running_bot
 from telegram_traffic import QUESTIONS, Traffic, undelivered_text
@@ -42,6 +43,57 @@ async def until(predicate, what: str, timeout: float = 30.0) -> None:
 def failed(api: FakeBotAPI, method: str = "sendMessage", chat_id=None) -> list:
     """Calls that did not succeed (error status, or no answer at all)."""
     return [c for c in api.calls_to(method, chat_id, ok=False)]
+
+
+# -- the limiter's delivery deadline, on its own ------------------------------------------------
+def limited(limiter, outcomes, endpoint="sendMessage", stop_after: float | None = None):
+    """Run one call through ``limiter``; the callback raises or returns ``outcomes`` in turn
+    (the last one forever). Returns (result or exception, number of tries)."""
+    tries = []
+
+    async def callback():
+        tries.append(time.monotonic())
+        outcome = outcomes[min(len(tries), len(outcomes)) - 1]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    async def main():
+        if stop_after is not None:
+            asyncio.get_running_loop().call_later(stop_after, limiter.stop_retrying)
+        return await limiter.process_request(callback, (), {}, endpoint, {}, None)
+
+    try:
+        return asyncio.run(main()), len(tries)
+    except Exception as exc:  # noqa: BLE001 - the test looks at what came out
+        return exc, len(tries)
+
+
+def test_messages_are_retried_until_the_delivery_deadline_other_calls_briefly():
+    from telegram.error import NetworkError, RetryAfter, TimedOut
+
+    def limiter(**kw):
+        return RetryingLimiter(network_retries=2, backoff_s=0.01, max_backoff_s=0.02,
+                               messages_per_s=0, **kw)
+
+    down = [NetworkError("Bad Gateway"), TimedOut()] * 10 + ["sent"]
+    assert limited(limiter(delivery_deadline_s=30), down) == ("sent", 21)  # 20 failures
+    result, tries = limited(limiter(delivery_deadline_s=None), down)  # the old budget
+    assert isinstance(result, NetworkError) and tries == 3
+    result, tries = limited(limiter(delivery_deadline_s=30), down, endpoint="answerInlineQuery")
+    assert isinstance(result, NetworkError) and tries == 3  # expires anyway: not worth waiting
+    gives_up = limiter(delivery_deadline_s=0.3)
+    result, tries = limited(gives_up, [NetworkError("down")])
+    assert isinstance(result, NetworkError) and tries > 3 and gives_up.gave_up == 1
+    flood = [RetryAfter(1), RetryAfter(1), RetryAfter(1), "sent"]
+    assert limited(limiter(delivery_deadline_s=30, max_flood_wait_s=1.5), flood) == ("sent", 4)
+    result, tries = limited(limiter(delivery_deadline_s=30, max_flood_wait_s=1.5),
+                            [RetryAfter(5), "sent"])  # one wait longer than allowed: no
+    assert isinstance(result, RetryAfter) and tries == 1
+    stopping = limiter(delivery_deadline_s=600)
+    t0 = time.monotonic()
+    result, tries = limited(stopping, [NetworkError("down")], stop_after=0.3)
+    assert isinstance(result, NetworkError) and time.monotonic() - t0 < 5  # not 600 s
 
 
 OUTAGES = {  # name: (fault, extra settings, failed tries to see before recovery)

@@ -36,7 +36,8 @@ ANSWER, NOT_FOUND, TOO_LONG, NO_WORDS, EMPTY, TEXT_ONLY, UNKNOWN_ID, HELP, CITE 
 def kind_of(parsed) -> str:
     """What kind of reply a message is (by its visible text and tags)."""
     for kind, marker in ((CITE, "word for word"), (NOT_FOUND, "Not found in the articles"),
-                         (TOO_LONG, "too long"), (NO_WORDS, "no words to search for"), (NO_WORDS, "no words to look up"),
+                         (TOO_LONG, "too long"), (NO_WORDS, "no words to search for"),
+                         (NO_WORDS, "no words to look up"),
                          (EMPTY, "Ask me a question about the articles"),
                          (EMPTY, "Sorry: the question is empty."),
                          (TEXT_ONLY, telegram_handlers.TEXT_ONLY),
@@ -109,8 +110,7 @@ def test_hostile_messages_each_get_one_sane_reply(seed_bot, seed_dir, caplog):
             api.message(700 + i, text, **extra)
         api.photo(700 + len(HOSTILE), caption="<b>caption</b> & veto?")
         await api.wait_for(count=len(HOSTILE) + 1, timeout=60)
-        await asyncio.sleep(0.5)  # time for any second reply to show up (there must be none)
-        return api
+        return api  # stopping the bot then waits until every fetched update is handled
 
     with caplog.at_level(logging.WARNING):
         api = run_bot(seed_bot, scenario)
@@ -295,8 +295,7 @@ def test_with_an_allowlist_nobody_else_gets_an_answer(seed_bot):
         await api.wait_for("answerCallbackQuery", 1)
         await api.wait_for("leaveChat", 1)
         await api.wait_for(chat_id=stranger)
-        await asyncio.sleep(0.5)  # anything else would have come by now
-        return answer
+        return answer  # stopping the bot waits until every fetched update is handled
 
     with FakeBotAPI() as api:
         run_bot(seed_bot, scenario, api=api, allowed_chats=frozenset({31}),
