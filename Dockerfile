@@ -13,8 +13,10 @@ COPY index/ index/
 COPY bot/ bot/
 RUN pip install .
 COPY corpus/ corpus/
-# The index is built into the image; at run time it is read-only.
-RUN citebot index build && chmod -R a-w /app/index /app/corpus
+# The index is built into the image; at run time it is read-only. The ONNX export cache of
+# the build is left out of the image.
+RUN XDG_CACHE_HOME=/tmp/build-cache citebot index build && rm -rf /tmp/build-cache \
+    && chmod -R a-w /app/index /app/corpus
 
 RUN useradd --system --uid 10001 --no-create-home citebot
 USER citebot

@@ -213,8 +213,8 @@ def confidences(searcher: Searcher, questions: list[EvalQuestion], vecs: np.ndar
     out = []
     for q, v in zip(questions, vecs):
         text = clean_question(q.question)
-        ranked = searcher.rank(searcher.query(text, v, tokenize(text)), articles=articles)
-        out.append(searcher.confidence(ranked))
+        query = searcher.query(text, v, tokenize(text))
+        out.append(searcher.confidence(query, searcher.rank(query, articles=articles)))
     return out
 
 
@@ -344,63 +344,3 @@ def evaluate_index(bot, path: Path, k: int = 3) -> dict:
     """JSON Lines questions against the bot's current index."""
     es = load_jsonl(path)
     return run(bot.searcher, es, k, label=Path(path).name)
-
-
-# -- the report as text ------------------------------------------------------------------------
-_ROWS = (("recall@1", "passage recall@1"), ("recall@5", "passage recall@5"),
-         ("mrr@10", "MRR@10"), ("answer_in_quote@1", "answer-in-quote@1"),
-         ("not_found", 'wrongly "not found"'), ("latency_ms_p50", "latency p50 (ms)"),
-         ("latency_ms_p95", "latency p95 (ms)"))
-
-
-def _cell(key: str, value) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.1f}" if key.startswith("latency") else f"{value:.3f}"
-
-
-def format_report(report: dict) -> str:
-    """The report as a Markdown table plus the calibration lines."""
-    names = list(report["systems"])
-    lines = [f"{report['data']}: {report['articles']} articles, {report['passages']} passages, "
-             f"{report['questions']} answerable questions, k={report['k']}", "",
-             "| | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
-    for key, label in _ROWS:
-        lines.append(f"| {label} | " + " | ".join(_cell(key, report["systems"][n][key])
-                                                  for n in names) + " |")
-    cal = report["calibration"]
-    now, sug = cal["at_threshold"], cal["at_suggested"]
-
-    def share(x):
-        return "-" if x is None else f"{x:.1%}"
-
-    lines += ["", f'"not found" threshold {cal["threshold"]:.2f}: answerable answered '
-              f'{share(now["answerable_answered"])}, off-topic refused '
-              f'{share(now["off_topic_refused"])}, general questions refused '
-              f'{share(now["general_refused"])}',
-              f'calibrated threshold {cal["suggested"]:.2f} ({cal["rule"]}): answerable '
-              f'answered {share(sug["answerable_answered"])}, off-topic refused '
-              f'{share(sug["off_topic_refused"])}']
-    if "squad_unanswerable_answered" in report:
-        lines.append(f"SQuAD 2.0 unanswerable (on-topic) questions answered with a quote: "
-                     f"{share(report['squad_unanswerable_answered'])}")
-    if report.get("answers_not_in_any_passage"):
-        lines.append(f"{report['answers_not_in_any_passage']} questions have no passage "
-                     f"holding their answer verbatim")
-    if "tuning" in report:
-        t = report["tuning"]
-        lines += ["", f"tuning ({t['settings']} settings, leave one article out):",
-                  "| held out | questions | chosen on the others | recall@1 | "
-                  "answer-in-quote@1 |", "|---|---:|---|---:|---:|"]
-        for f in t["folds"]:
-            chosen = ", ".join(f"{k}={v}" for k, v in f["setting"].items())
-            lines.append(f"| {f['held_out']} | {f['questions']} | {chosen} | "
-                         f"{f['recall@1']:.3f} | {f['answer_in_quote@1']:.3f} |")
-        lines.append(f"| all, held out | {report['questions']} | | "
-                     f"{t['held_out']['recall@1']:.3f} | "
-                     f"{t['held_out']['answer_in_quote@1']:.3f} |")
-        b = t["best"]
-        lines.append(f"best on all: {', '.join(f'{k}={v}' for k, v in b['params'].items())} "
-                     f"(recall@1 {b['recall@1']:.3f}, answer-in-quote@1 "
-                     f"{b['answer_in_quote@1']:.3f})")
-    return "\n".join(lines)

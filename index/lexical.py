@@ -31,6 +31,26 @@ def stopwords() -> frozenset[str]:
                                       "why", "how", "many", "much", "did", "does", "do"}
 
 
+# Auxiliaries, pronouns and the commonest prepositions name nothing a question asks about
+# ("How many officers were in it?" names one thing). Left out of a question's terms when
+# judging how much of it a passage holds; BM25 and citation lookups keep `stopwords()`.
+FUNCTION_WORDS = frozenset({
+    "am", "were", "been", "being", "has", "have", "had", "having", "can", "could", "would",
+    "should", "shall", "must", "about", "from", "than", "so", "he", "she", "him", "his", "her",
+    "hers", "its", "we", "our", "you", "your", "i", "me", "my", "them", "those", "s"})
+
+
+@lru_cache(maxsize=1)
+def _function_stems() -> frozenset[str]:
+    return frozenset(_stemmer().stemWords(sorted(FUNCTION_WORDS)))
+
+
+def question_terms(tokens: list[str]) -> list[str]:
+    """The distinct stems of a tokenized question that name something (FUNCTION_WORDS out)."""
+    drop = _function_stems()
+    return [t for t in dict.fromkeys(tokens) if t not in drop]
+
+
 def words(text: str) -> list[str]:
     """Lower-cased word tokens, stop words kept."""
     return [w.lower() for w in _WORD.findall(text)]

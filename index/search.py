@@ -1,23 +1,19 @@
-"""Search and quote selection: rank passages (dense + BM25, then sentence evidence), quote the
-best sentences of the best ones, or say "not found".
+"""Search: rank passages (dense + BM25, then sentence evidence), quote the best ones, or say
+"not found".
 
 Ranking, in two stages (every weight is in SearchParams, measured by `citebot eval`):
 1. every candidate passage (the best ``candidates`` by cosine and by BM25) gets a cheap score:
    its cosine, its best sentence's cosine and its BM25 score divided by the question's best;
-2. the best ``rerank`` are scored again with sentence evidence. Each sentence, taken with the
-   sentence before it when it leans on it ("Both countries…"), is matched to the question: its
-   cosine, plus the share of the question's term weight (idf) it holds, plus the share of the
-   question's word pairs it holds (SQuAD-style questions reuse the answer sentence's phrases).
+2. the best ``rerank`` are scored again with what their sentences say (quotes.py: each
+   sentence, with the one before when it leans on it, matched by cosine, question terms and
+   question word pairs); a passage's score adds its best unit's match to its cosine.
 
-The first quote of a passage is its best-matching sentence (preferring, for when / how many /
-who questions, one that holds a date, number or name the question does not), widened with the
-neighbouring sentences that match best while the quote stays within QUOTE_BUDGET characters.
+Quotes are chosen in quotes.py; near-duplicate quotes of other articles become "also in".
 """
 
 from __future__ import annotations
 
-import math
-import re
+import threading
 import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -27,19 +23,12 @@ import numpy as np
 from .answer import Answer, ArticleRef, Citation
 from .errors import BadQuestion
 from .lexical import (analyze, bigrams, idf, near_duplicate, norm_words,  # noqa: F401
-                      question_type, tokenize, type_match, words)
+                      question_terms, question_type, tokenize, words)
+from .quotes import (QUOTE_BUDGET, Query, Sentences, analyse_passage, coverage,  # noqa: F401
+                     evidence, quote_span, unit_match)
 from .store import IndexStore
 
 MAX_QUESTION_CHARS = 1000
-QUOTE_BUDGET = 300
-# A sentence that leans on the one before ("Both countries…") is never quoted without it: like a
-# single long sentence, such a pair may pass QUOTE_BUDGET, up to this length.
-PAIR_BUDGET = 450
-# A sentence that opens with one of these (within its first words) leans on the one before.
-_LEANS_BACK = re.compile(r"^(?:\W*\w+\W+){0,2}?(both|this|these|that|those|they|them|it|its|"
-                         r"he|she|him|his|her|their|however|but|despite|such|the two|there|"
-                         r"then|also|the latter|the former)\b", re.I)
-_AFTER_WORD = re.compile(r"^\W*\w+")
 _ANALYSIS_CACHE = 4096  # passages whose sentences stay tokenized between questions
 
 
@@ -47,34 +36,39 @@ _ANALYSIS_CACHE = 4096  # passages whose sentences stay tokenized between questi
 class SearchParams:
     """Every weight of ranking, quoting and "not found", in one place.
 
-    Chosen by measurement on ../shared/eval/squad2-dev-subset.json (`citebot eval`), weights
-    fitted on two SQuAD articles and checked on the third, each way round (leave one article
-    out; docs/benchmarks.md, "Answer quality", has the figures and commands)."""
+    Measured on ../shared/eval/squad2-dev-subset.json (3 Wikipedia articles, 473 answerable
+    questions) with `citebot eval`; docs/benchmarks.md, "Answer quality", has the figures and
+    the commands that reproduce them. Figures below: passage recall@1 / answer-in-quote@1."""
 
     mode: str = "hybrid"           # hybrid | dense | bm25
     candidates: int = 50           # passages taken from each ranking (dense, BM25)
-    # Stage 1, every candidate (listwise logistic fit; held-out recall@10 0.99).
+    # Stage 1 only picks the passages stage 2 sees (recall@10 0.99): a listwise logistic fit of
+    # these three features, leave-one-article-out recall@1 0.88 on its own.
     r_dense: float = 0.18          # passage cosine
     r_sent: float = 0.56           # best sentence cosine
     r_bm25: float = 0.26           # BM25 / the question's best BM25
     rerank: int = 10               # passages scored again with sentence evidence
-    # Stage 2: `citebot eval --squad … --tune` (leave one article out; held-out recall@1 0.926,
-    # answer-in-quote@1 0.907 against 0.928 / 0.911 fitted on all three articles).
+    # Stage 2 and quotes: the grid of `citebot eval --squad … --tune` (tuning.py). Leaving one
+    # article out, the grid's choice scores 0.909 / 0.882 on the article left out; these values
+    # score 0.920 / 0.896 on all three, the grid's best there 0.924 / 0.903 (a difference below
+    # the spread between neighbouring settings, so the values of the first round were kept).
     w_dense: float = 0.40          # passage cosine
-    w_bm25: float = 0.0            # BM25 / the question's best BM25 (its lexical evidence is
-                                   # already in the match; every fold chose 0)
+    w_bm25: float = 0.0            # BM25 / the question's best BM25 (its lexical evidence is in
+                                   # the match; 0 to 0.1 score alike)
     w_match: float = 0.60          # best unit match: cosine + m_lex * terms + m_phrase * pairs
     m_lex: float = 1.0             # share of the question's idf weight the unit holds
     m_phrase: float = 0.5          # share of the question's word pairs the unit holds
-    # Quotes.
-    q_type: float = 0.3            # the sentence holds a date / number / name the question asks for
-    grow: bool = True              # widen the quote with matching neighbours within the budget
-    pair_margin: float = 0.2       # ...past the budget, a leaning pair must beat its antecedent
-                                   # alone by this (a fifth of a full term match)
-    # "Not found": calibrated by `citebot eval` (answerable vs off-topic questions).
-    threshold: float = 0.54        # SQuAD subset: answerable answered 99.6%, off-topic refused
-                                   # 99.6% (and all general); seed corpus: on-topic >= 0.76,
-                                   # off-topic <= 0.44
+    q_type: float = 0.3            # the unit holds a date / number / name the question asks for
+    grow: bool = True              # widen the quote with matching neighbours within the budget:
+                                   # answer-in-quote@1 0.85 -> 0.89
+    pair_margin: float = 0.2       # a leaning sentence quoted with only the end of the one before
+                                   # must beat that whole sentence alone by this much
+    # "Not found" (confidence_of): `citebot eval` prints the calibrated threshold. SQuAD subset:
+    # answerable answered 99.4%, other articles' questions refused 99.6%, the general ones all;
+    # seed corpus (tests/test_search.py): on-topic >= 0.63, off-topic <= 0.44, vague
+    # follow-ups ("How many officers were in it?") <= 0.45.
+    min_terms: int = 2             # question terms for the term share to count
+    threshold: float = 0.54
     relative_cut: float = 0.80     # further citations need this share of the first one's score
 
 
@@ -96,11 +90,6 @@ def clean_question(question: str) -> str:
     return q
 
 
-def unit_match(p: SearchParams, ev: dict) -> np.ndarray:
-    """How well each sentence unit of a passage matches the question (see Searcher.evidence)."""
-    return ev["cos"] + p.m_lex * ev["terms"] + p.m_phrase * ev["pairs"]
-
-
 def stage1_score(p: SearchParams, dense, sent, bm25):
     """Cheap score of every candidate: passage cosine, best sentence cosine, relative BM25."""
     return p.r_dense * dense + p.r_sent * sent + p.r_bm25 * bm25
@@ -111,40 +100,15 @@ def stage2_score(p: SearchParams, dense: float, bm25: float, best_match: float) 
     return p.w_dense * dense + p.w_bm25 * bm25 + p.w_match * best_match
 
 
-def confidence_of(p: SearchParams, dense: float, best_match: float) -> float:
-    """The stage-2 score without its BM25 part, which is relative to the question's best
-    passage and so cannot tell an off-topic question: what "not found" is decided on."""
-    return max(0.0, (p.w_dense * dense + p.w_match * best_match) / (p.w_dense + p.w_match))
-
-
-@dataclass
-class Query:
-    """A question, embedded and analysed once."""
-
-    text: str
-    vec: np.ndarray                 # (dim,)
-    tokens: list[str]               # content stems, as BM25 indexes them
-    weights: dict[str, float]       # idf of each distinct content stem
-    pairs: set[tuple[str, str]]     # adjacent stems, stop words included
-    kind: str | None
-    asked: set[str]                 # lower-cased words of the question
-
-
-@dataclass
-class _Sentences:
-    """A passage's sentences, tokenized (cached between questions)."""
-
-    spans: list[tuple[int, int]]
-    texts: list[str]
-    content: list[frozenset[str]]
-    pairs: list[set[tuple[str, str]]]
-    leans: list[bool]
-    # A leaning sentence without its reference ("Both countries", "This hypothesis"): what it
-    # adds to its antecedent. The reference names the antecedent's subject again; it is no
-    # evidence of its own.
-    lean_content: list[frozenset[str]]
-    lean_pairs: list[set[tuple[str, str]]]
-    passage_terms: frozenset[str]   # content stems of the passage, its title and heading
+def confidence_of(p: SearchParams, dense: float, ev: dict, k: int, n_terms: int) -> float:
+    """How sure the best passage answers, from its best unit ``k``: the stage-2 score without
+    its BM25 part (relative to the question's best passage, it cannot tell an off-topic
+    question), and without the share of question terms when the question names fewer than
+    ``min_terms`` things: "How many officers were in it?" is not answered by any sentence
+    that says "officers" (its meaning and shared phrases still count)."""
+    terms = ev["terms"][k] if n_terms >= p.min_terms else 0.0
+    match = ev["cos"][k] + p.m_lex * terms + p.m_phrase * ev["pairs"][k]
+    return max(0.0, (p.w_dense * dense + p.w_match * float(match)) / (p.w_dense + p.w_match))
 
 
 class Searcher:
@@ -155,77 +119,44 @@ class Searcher:
         self.embedder = embedder
         self.params = params or SearchParams()
         self.n_docs = max(1, len(store.passages))
-        self._analysis: OrderedDict[int, _Sentences] = OrderedDict()
+        self._analysis: OrderedDict[int, Sentences] = OrderedDict()
+        self._analysis_lock = threading.Lock()
 
     # -- the question ------------------------------------------------------------------------
     def query(self, text: str, qvec: np.ndarray, tokens: list[str] | None = None) -> Query:
         """Everything ranking needs to know about a question."""
         tokens = tokenize(text) if tokens is None else tokens
         df = self.store.doc_freq
-        weights = {t: idf(df.get(t, 0), self.n_docs) for t in dict.fromkeys(tokens)}
+        weights = {t: idf(df.get(t, 0), self.n_docs) for t in question_terms(tokens)}
         stems, _ = analyze(text)
         return Query(text=text, vec=np.asarray(qvec, dtype=np.float32).reshape(-1),
                      tokens=tokens, weights=weights, pairs=bigrams(stems),
                      kind=question_type(text), asked=set(words(text)))
 
     # -- sentences of a passage --------------------------------------------------------------
-    def sentences(self, i: int) -> _Sentences:
-        """Passage ``i``'s sentences with their stems (kept for the next questions)."""
-        got = self._analysis.get(i)
-        if got is not None:
-            self._analysis.move_to_end(i)
-            return got
+    def sentences(self, i: int) -> Sentences:
+        """Passage ``i``'s sentences with their stems (kept for the next questions; front ends
+        answer from several threads, hence the lock)."""
+        with self._analysis_lock:
+            got = self._analysis.get(i)
+            if got is not None:
+                self._analysis.move_to_end(i)
+                return got
         passage = self.store.passages[i]
         article = self.store.article_by_id[passage.article_id]
-        body = article.body
-        texts = [body[s:e] for s, e in passage.sentences]
-        analysed = [analyze(t) for t in texts]
-        leans = [_LEANS_BACK.match(t) for t in texts]
-        # The rest of a leaning sentence after its reference word and the word that follows.
-        rest = [analyze(_AFTER_WORD.sub("", t[m.end():], count=1)) if m else a
-                for t, m, a in zip(texts, leans, analysed)]
-        context = analyze(f"{article.title} {passage.heading or ''}")[1]
-        got = _Sentences(spans=list(passage.sentences), texts=texts,
-                         content=[c for _, c in analysed],
-                         pairs=[bigrams(s) for s, _ in analysed],
-                         leans=[bool(m) for m in leans],
-                         lean_content=[c for _, c in rest],
-                         lean_pairs=[bigrams(s) for s, _ in rest],
-                         passage_terms=frozenset().union(context, *(c for _, c in analysed)))
-        self._analysis[i] = got
-        if len(self._analysis) > _ANALYSIS_CACHE:
-            self._analysis.popitem(last=False)
+        got = analyse_passage(article.body, passage.sentences,
+                              f"{article.title} {passage.heading or ''}")
+        with self._analysis_lock:
+            self._analysis[i] = got
+            if len(self._analysis) > _ANALYSIS_CACHE:
+                self._analysis.popitem(last=False)
         return got
 
-    def _coverage(self, q: Query, terms) -> float:
-        total = sum(q.weights.values())
-        return sum(w for t, w in q.weights.items() if t in terms) / total if total else 0.0
-
     def evidence(self, q: Query, i: int, cos: np.ndarray) -> dict:
-        """What each sentence of passage ``i`` says for the question, as arrays over sentences:
-        its unit (the sentence, with the one before when it leans on it), the unit's cosine,
-        share of the question's term weight and share of the question's word pairs."""
-        s = self.sentences(i)
-        lo, _ = self.store.sentence_rows(i)
-        n_pairs = max(1, len(q.pairs))
-        m = len(s.texts)
-        ev = {"units": [], "cos": np.zeros(m), "terms": np.zeros(m), "pairs": np.zeros(m)}
-        for k in range(m):
-            first = k - 1 if (k > 0 and s.leans[k]
-                              and s.spans[k][1] - s.spans[k - 1][0] <= PAIR_BUDGET) else k
-            c = float(cos[k])
-            if first < k:
-                # The cosine of the two sentences together, from their vectors.
-                v = self.store.sentence_vectors
-                dot = float(np.dot(v[lo + first], v[lo + k]))
-                c = max(c, float(cos[first] + cos[k]) / math.sqrt(max(1e-6, 2 + 2 * dot)))
-            terms = s.lean_content[k] | s.content[first] if first < k else s.content[k]
-            pairs = s.lean_pairs[k] | s.pairs[first] if first < k else s.pairs[k]
-            ev["units"].append((first, k))
-            ev["cos"][k] = c
-            ev["terms"][k] = self._coverage(q, terms)
-            ev["pairs"][k] = len(q.pairs & pairs) / n_pairs
-        return ev
+        """What each sentence unit of passage ``i`` says for the question (quotes.evidence)."""
+        lo, hi = self.store.sentence_rows(i)
+        return evidence(q, self.sentences(i), cos,
+                        np.asarray(self.store.sentence_vectors[lo:hi]))
 
     # -- ranking -----------------------------------------------------------------------------
     def _sentence_cosines(self, cand: np.ndarray, qvec: np.ndarray):
@@ -313,55 +244,31 @@ class Searcher:
     # -- quotes ------------------------------------------------------------------------------
     def best_span(self, q: Query, passage_idx: int, feats: dict,
                   mode: str = "hybrid") -> tuple[int, int, int, int]:
-        """The quote of a passage: (start, end, first, last sentence of its core unit)."""
-        p, s = self.params, self.sentences(passage_idx)
-        spans = s.spans
-        if mode == "dense":
-            k = int(np.argmax(feats["sent_scores"]))
-            return spans[k][0], spans[k][1], k, k
-        if mode == "bm25":
-            cover = [self._coverage(q, c) for c in s.content]
-            k = int(np.argmax(cover))
-            return spans[k][0], spans[k][1], k, k
+        """The quote of a passage: (start, end, first, last sentence of its core unit); the
+        baselines quote their best sentence by their own scoring."""
+        s = self.sentences(passage_idx)
+        if mode in ("dense", "bm25"):
+            scores = feats["sent_scores"] if mode == "dense" else \
+                [coverage(q, c) for c in s.content]
+            k = int(np.argmax(scores))
+            return s.spans[k][0], s.spans[k][1], k, k
         if "evidence" not in feats:
             feats["evidence"] = self.evidence(q, passage_idx, feats["sent_scores"])
-            feats["match"] = unit_match(p, feats["evidence"])
-        match, units = feats["match"], feats["evidence"]["units"]
-        pick = match.copy()
-        if q.kind:
-            for k, (a, b) in enumerate(units):
-                text = " ".join(s.texts[a:b + 1])
-                pick[k] += p.q_type * type_match(q.kind, text, q.asked)
-        k = int(np.argmax(pick))
-        # A sentence taken with its antecedent past the budget must add clearly to what the
-        # antecedent says alone; otherwise the antecedent is the quote.
-        while units[k][0] < k and pick[units[k][0]] >= pick[k] - (
-                p.pair_margin if spans[k][1] - spans[units[k][0]][0] > QUOTE_BUDGET else 0.0):
-            k = units[k][0]
-        lo, hi = units[k]
-        core = (lo, hi)
-        while p.grow:  # widen with the better-matching neighbour while the budget allows
-            options = []
-            if lo > 0 and spans[hi][1] - spans[lo - 1][0] <= QUOTE_BUDGET:
-                options.append((match[lo - 1], -1))
-            if hi + 1 < len(spans) and spans[hi + 1][1] - spans[lo][0] <= QUOTE_BUDGET:
-                options.append((match[hi + 1], 1))
-            if not options:
-                break
-            if max(options)[1] < 0:
-                lo -= 1
-            else:
-                hi += 1
-        return spans[lo][0], spans[hi][1], core[0], core[1]
+            feats["match"] = unit_match(self.params, feats["evidence"])
+        return quote_span(self.params, q, s, feats["match"], feats["evidence"]["units"])
 
-    def confidence(self, ranked) -> float:
+    def confidence(self, q: Query, ranked) -> float:
         """How sure the best passage answers (confidence_of), 0 when nothing was ranked."""
         if not ranked:
             return 0.0
-        _, _, f = ranked[0]
-        match = f.get("match")
-        best = float(match.max()) if match is not None and len(match) else f["sent"]
-        return confidence_of(self.params, f["dense"], best)
+        i, _, f = ranked[0]
+        if "evidence" not in f:  # the baselines rank without sentence evidence
+            f["evidence"] = self.evidence(q, i, f["sent_scores"])
+            f["match"] = unit_match(self.params, f["evidence"])
+        if not len(f["match"]):
+            return 0.0
+        return confidence_of(self.params, f["dense"], f["evidence"], int(np.argmax(f["match"])),
+                             len(q.weights))
 
     # -- the answer --------------------------------------------------------------------------
     def ask(self, question: str, k: int = 3, more: int = 7, mode: str | None = None,
@@ -385,7 +292,7 @@ class Searcher:
         ranked = self.rank(q, mode=mode, articles=articles, rerank=max(p.rerank, k + more))
         if not ranked:
             return Answer(question=question, answered=False, confidence=0.0)
-        conf = self.confidence(ranked)
+        conf = self.confidence(q, ranked)
         if conf < threshold:
             return Answer(question=question, answered=False, confidence=conf)
         top_score = ranked[0][1]

@@ -55,7 +55,7 @@ def grid_scores(searcher: Searcher, questions, vecs, golds, grid: dict = GRID):
     r1 = np.zeros((len(settings), len(questions)), dtype=bool)
     inq = np.zeros_like(r1)
     tuner = Searcher(searcher.store, searcher.embedder, searcher.params)
-    tuner._analysis = searcher._analysis  # the sentences are tokenized once
+    tuner._analysis, tuner._analysis_lock = searcher._analysis, searcher._analysis_lock  # once
     for s_i, setting in enumerate(settings):
         p = params_for(searcher.params, **setting)
         tuner.params = p
@@ -106,7 +106,15 @@ def cross_validate(searcher: Searcher, questions, vecs, golds, grid: dict = GRID
         held_inq += inq[pick, test].sum()
     best = _choose(settings, objective.mean(1), defaults)
     n = len(questions)
+    here = next((i for i, st in enumerate(settings) if all(
+        abs(st[k] - defaults[k]) < 1e-9 for k in st)), None)
     return {"settings": len(settings), "folds": folds,
+            "defaults": None if here is None else {
+                "setting": settings[here], "recall@1": float(r1[here].mean()),
+                "answer_in_quote@1": float(inq[here].mean()),
+                "per_article": {a: {"recall@1": float(r1[here, articles == a].mean()),
+                                    "answer_in_quote@1": float(inq[here, articles == a].mean())}
+                                for a in sorted(set(articles))}},
             "held_out": {"recall@1": held_r1 / n, "answer_in_quote@1": held_inq / n},
             "best": {"setting": settings[best], "recall@1": float(r1[best].mean()),
                      "answer_in_quote@1": float(inq[best].mean()),

@@ -32,7 +32,7 @@ SQUAD = {"version": "v2.0", "data": [
                   "answers": [{"text": "212", "answer_start": 76}], "is_impossible": False}]},
         {"context": "The winning baker, Marie Toussaint, has run a small bakery in the port "
                     "district since 2009.",
-         "qas": [{"id": "b2", "question": "Who won the baguette contest?",
+         "qas": [{"id": "b2", "question": "Who is the winning baker with a bakery in the port district?",
                   "answers": [{"text": "Marie Toussaint", "answer_start": 19}],
                   "is_impossible": False}]}]},
 ]}
@@ -128,10 +128,11 @@ def test_jsonl_lines_must_be_questions(tmp_path):
         load_jsonl(empty)
 
 
-def test_cli_squad_json_shape(squad_file):
+def test_cli_squad_json_shape_and_threshold_from_the_environment(squad_file):
     from bot.cli import cli
 
-    result = CliRunner().invoke(cli, ["eval", "--squad", str(squad_file), "--json"])
+    result = CliRunner().invoke(cli, ["eval", "--squad", str(squad_file), "--json"],
+                                env={"CITEBOT_THRESHOLD": "5"})
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert {"data", "articles", "passages", "questions", "k", "systems",
@@ -141,6 +142,11 @@ def test_cli_squad_json_shape(squad_file):
     assert report["systems"]["bm25"]["not_found"] is None
     assert {"threshold", "suggested", "at_threshold", "at_suggested"} <= set(
         report["calibration"])
+    # Nothing reaches a threshold of 5: citebot answers nothing, the bare rankings still do.
+    assert report["calibration"]["threshold"] == 5.0
+    assert report["systems"]["citebot"]["not_found"] == 1.0
+    assert report["systems"]["citebot"]["answer_in_quote@1"] == 0.0
+    assert report["systems"]["bm25"]["recall@1"] > 0
 
 
 @pytest.mark.parametrize("args,message", [
