@@ -260,11 +260,23 @@ class IndexStore:
     """
 
     def __init__(self, index_dir: Path, verify: bool | str = True):
+        for attempt in range(3):
+            try:
+                self._load(Path(index_dir), verify)
+                return
+            except IndexCorrupt:
+                # A build may have switched to a new generation and pruned this one while it
+                # was being read: that is not damage, so read the new one. Damage stays put.
+                if attempt == 2 or read_manifest(Path(index_dir)).get("generation") == \
+                        self.manifest.get("generation"):
+                    raise
+
+    def _load(self, index_dir: Path, verify: bool | str) -> None:
         import faiss
 
         from .table import Table
 
-        self.index_dir = Path(index_dir)
+        self.index_dir = index_dir
         self.manifest = read_manifest(self.index_dir)
         self.gen_dir = self.index_dir / self.manifest["generation"]
         self.hashed: list[str] = []  # files hashed by this load (tests and benchmarks read it)
