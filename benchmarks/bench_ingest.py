@@ -4,8 +4,9 @@
 
 1. Throughput on the texts a build embeds for the shared SQuAD subset (passages with their
    title, and sentences), in turns: sentence-transformers fp32 at its default batch (32), at
-   citebot's old batch (64), citebot's ONNX engine (fp32, length-sorted token-budget batches),
-   and, for the record, the same ONNX model with dynamic int8 weights.
+   citebot's old batch (64), citebot's ONNX engine (fp32, length-sorted token-budget batches,
+   threads spinning), the same without spinning, and, for the record, the same ONNX model with
+   dynamic int8 weights.
 2. Eval figures of an index built by each engine (same questions, same search code): passage
    recall@1 and answer-in-quote@1 as defined in the quality issue.
 3. Rebuilds with the embedding cache: one article added to 128, one removed, none changed.
@@ -83,7 +84,7 @@ def int8_embedder(folder: Path, tmp: Path):
     shutil.copytree(folder, out)
     quantize_dynamic(str(folder / "model.onnx"), str(out / "model.onnx"), per_channel=True,
                      op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8)
-    return OnnxEmbedder(out)
+    return OnnxEmbedder(out, spinning=True)
 
 
 def eval_figures(articles, questions, embedder, question_embedder, tmp: Path):
@@ -126,6 +127,8 @@ def main() -> None:
             "sentence-transformers fp32, default batch (32): baseline": STBatch(st),
             "sentence-transformers fp32, batch 64 (citebot before)": STBatch(st, 64),
             "citebot: ONNX fp32, length-sorted 1,024-token batches": onnx,
+            "same, threads not spinning (the question path's setting)":
+                OnnxEmbedder(onnx.folder, spinning=False),
             "ONNX dynamic int8 (not used, for the record)": int8_embedder(onnx.folder, tmp),
         }
         for e in engines.values():  # warm up: first calls allocate

@@ -32,6 +32,9 @@ from .errors import IndexMismatch
 ONNX_DIR = "onnx"
 FILES = ("model.onnx", "tokenizer.json", "embedder.json")
 EXPORT_FORMAT = 1
+# Bumped when the export itself improves: an older cached export is made again, while indexes
+# that carry one keep answering (the files and vectors are the same format).
+EXPORT_REVISION = 2  # 2: eager attention, which onnxruntime fuses (docs/benchmarks.md)
 TOKEN_BUDGET = 1024  # tokens per batch: measured fastest on 2 cores (docs/benchmarks.md)
 MAX_BATCH = 128
 # Probe texts: a fresh export must reproduce sentence-transformers on them, or it is not used.
@@ -72,7 +75,8 @@ def cached_export(fingerprint: str | None, root: Path | None = None) -> Path | N
         return None
     folder = (root or export_cache_root()) / fingerprint
     spec = read_spec(folder)
-    if spec is None or spec.get("fingerprint") != fingerprint:
+    if spec is None or spec.get("fingerprint") != fingerprint \
+            or spec.get("export_revision", 1) < EXPORT_REVISION:
         return None
     # The cache lives outside the index: check the model file before it is copied into one.
     if _sha256(folder / "model.onnx") != spec.get("onnx_sha256"):
@@ -130,14 +134,22 @@ def export_model(st_model, name: str, fingerprint: str, dest: Path) -> Path:
         axes = {n: {0: "batch", 1: "tokens"} for n in [*inputs, "last_hidden_state"]}
         was_training = hf_model.training
         hf_model.eval()
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")  # tracer notes about shapes; the probe checks them
-            kw = {"dynamo": False} if "dynamo" in torch.onnx.export.__code__.co_varnames else {}
-            torch.onnx.export(_Encoder(hf_model), args, str(tmp / "model.onnx"),
-                              input_names=inputs, output_names=["last_hidden_state"],
-                              dynamic_axes=axes, opset_version=17, do_constant_folding=True,
-                              **kw)
-        hf_model.train(was_training)
+        # Traced eager attention is the MatMul/Softmax pattern onnxruntime fuses into one
+        # Attention op; the sdpa trace is not fused and ran slower (docs/benchmarks.md).
+        attn = getattr(hf_model.config, "_attn_implementation", None)
+        _set_attention(hf_model, "eager")
+        try:
+            with warnings.catch_warnings(), torch.no_grad():
+                warnings.simplefilter("ignore")  # tracer notes on shapes; the probe checks them
+                kw = {"dynamo": False} \
+                    if "dynamo" in torch.onnx.export.__code__.co_varnames else {}
+                torch.onnx.export(_Encoder(hf_model), args, str(tmp / "model.onnx"),
+                                  input_names=inputs, output_names=["last_hidden_state"],
+                                  dynamic_axes=axes, opset_version=17,
+                                  do_constant_folding=True, **kw)
+        finally:  # the caller's model goes back as it was
+            hf_model.train(was_training)
+            _set_attention(hf_model, attn)
         tok = hf_tok.backend_tokenizer  # a copy is changed below, never the model's own
         from tokenizers import Tokenizer
 
@@ -145,7 +157,8 @@ def export_model(st_model, name: str, fingerprint: str, dest: Path) -> Path:
         tok.no_padding()
         tok.enable_truncation(int(st_model.max_seq_length or 512))
         tok.save(str(tmp / "tokenizer.json"))
-        spec = {"export_format": EXPORT_FORMAT, "model": name, "fingerprint": fingerprint,
+        spec = {"export_format": EXPORT_FORMAT, "export_revision": EXPORT_REVISION,
+                "model": name, "fingerprint": fingerprint,
                 "dim": int(hf_model.config.hidden_size), "pooling": pooling,
                 "normalize": True, "inputs": inputs,
                 "lowercase": bool(getattr(transformer, "do_lower_case", False)),
@@ -158,14 +171,28 @@ def export_model(st_model, name: str, fingerprint: str, dest: Path) -> Path:
         want = st_model.encode(_PROBES, normalize_embeddings=True, convert_to_numpy=True)
         if float(np.min(np.sum(probe * want, axis=1))) < 0.9999:
             raise ValueError("the ONNX export does not reproduce the model's vectors")
-        if dest.exists():  # another build exported it meanwhile: keep theirs
-            shutil.rmtree(tmp, ignore_errors=True)
+        if cached_export(fingerprint, dest.parent) == dest:
+            shutil.rmtree(tmp, ignore_errors=True)  # another build exported it meanwhile
         else:
+            if dest.exists():  # an older revision, or a damaged one: set it aside first
+                stale = dest.parent / f".{dest.name}.{uuid.uuid4().hex[:8]}.old"
+                os.replace(dest, stale)
+                shutil.rmtree(stale, ignore_errors=True)
             os.replace(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return dest
+
+
+def _set_attention(hf_model, kind: str | None) -> None:
+    """Switch a transformers model's attention implementation where it allows it."""
+    if not kind:
+        return
+    try:
+        hf_model.set_attn_implementation(kind)
+    except Exception:  # noqa: BLE001 - older transformers, or a model without the choice
+        pass
 
 
 def ensure_export(st_embedder, fallback_root: Path | None = None) -> Path | None:
@@ -191,7 +218,8 @@ def ensure_export(st_embedder, fallback_root: Path | None = None) -> Path | None
 class OnnxEmbedder(Embedder):
     """onnxruntime + tokenizers over an export folder; vectors equal sentence-transformers'."""
 
-    def __init__(self, folder: Path, name: str | None = None, threads: int | None = None):
+    def __init__(self, folder: Path, name: str | None = None, threads: int | None = None,
+                 spinning: bool = False):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -207,9 +235,11 @@ class OnnxEmbedder(Embedder):
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or min(os.cpu_count() or 1, 8)
         opts.inter_op_num_threads = 1
-        # Threads that spin between batches take the CPU from everything else on a small,
-        # shared machine (measured: steadier and no slower with spinning off).
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Threads that spin between work items take the CPU from everything else: off for
+        # questions (a bot idles between them); on for bulk indexing, where it measured
+        # 1.2x faster on a quiet 2-core machine.
+        opts.add_session_config_entry("session.intra_op.allow_spinning",
+                                      "1" if spinning else "0")
         opts.log_severity_level = 3  # warnings about unused initializers are noise here
         self.session = ort.InferenceSession(str(self.folder / "model.onnx"), opts,
                                             providers=["CPUExecutionProvider"])
@@ -295,7 +325,7 @@ def indexing_embedder(model: str | None) -> Embedder:
     name, location = resolve_model(model)
     found = cached_export(model_fingerprint(location))
     if found:
-        return OnnxEmbedder(found, name=name)
+        return OnnxEmbedder(found, name=name, spinning=True)
     st = SentenceTransformerEmbedder(model)
     folder = ensure_export(st, fallback_root=Path(tempfile.gettempdir()) / "citebot-onnx")
-    return OnnxEmbedder(folder, name=name) if folder else st
+    return OnnxEmbedder(folder, name=name, spinning=True) if folder else st

@@ -16,7 +16,8 @@ from index.config import resolve
 from index.embeddings import model_fingerprint, resolve_model
 from index.engine import Citebot
 from index.errors import IndexCorrupt, IndexMismatch
-from index.onnx_embed import OnnxEmbedder, question_encoder
+from index.onnx_embed import (EXPORT_REVISION, OnnxEmbedder, cached_export, export_model,
+                              question_encoder)
 from index.search import Searcher
 from index.store import IndexStore, read_manifest
 
@@ -199,3 +200,41 @@ def test_stopword_copy_matches_bm25s():
     from index.lexical import STOPWORDS_EN as ours
 
     assert tuple(ours) == tuple(STOPWORDS_EN)
+
+
+def _spins(encoder) -> str:
+    opts = encoder.session.get_session_options()
+    return opts.get_session_config_entry("session.intra_op.allow_spinning")
+
+
+def test_only_bulk_indexing_spins_its_threads(seed_bot, fast):
+    # A bot idles between questions: spinning threads there would burn the CPU for nothing.
+    assert _spins(fast) == "0"
+    assert _spins(seed_bot.question_embedder(seed_bot.store.manifest)) == "0"
+    assert _spins(OnnxEmbedder(fast.folder, spinning=True)) == "1"
+
+
+def test_an_export_of_an_older_revision_is_made_again(fast, tmp_path):
+    fp = fast.fingerprint
+    current = tmp_path / "now" / fp
+    shutil.copytree(fast.folder, current)
+    assert json.loads((current / "embedder.json").read_text())["export_revision"] \
+        == EXPORT_REVISION
+    assert cached_export(fp, tmp_path / "now") == current
+    old = tmp_path / "old" / fp
+    shutil.copytree(fast.folder, old)
+    spec = json.loads((old / "embedder.json").read_text())
+    del spec["export_revision"]  # what the first release wrote
+    (old / "embedder.json").write_text(json.dumps(spec))
+    assert cached_export(fp, tmp_path / "old") is None
+    # ...while an index that carries such an export still answers with it.
+    assert OnnxEmbedder(old).encode(["a question"]).shape == (1, fast.dim)
+
+
+def test_export_leaves_the_callers_model_as_it_was(embedder, fast, tmp_path):
+    hf = embedder.model[0].auto_model
+    before = (hf.config._attn_implementation, hf.training)
+    folder = export_model(embedder.model, embedder.name, fast.fingerprint, tmp_path / "x")
+    assert (hf.config._attn_implementation, hf.training) == before
+    got = OnnxEmbedder(folder).encode(QUESTIONS[:4])
+    assert np.sum(got * embedder.encode(QUESTIONS[:4]), axis=1).min() >= 0.9999
