@@ -133,9 +133,10 @@ def evidence(q: Query, s: Sentences, cos: np.ndarray, vectors: np.ndarray) -> di
     return ev
 
 
-def unit_match(p, ev: dict) -> np.ndarray:
-    """How well each unit matches the question (``p``: SearchParams)."""
-    return ev["cos"] + p.m_lex * ev["terms"] + p.m_phrase * ev["pairs"]
+def unit_match(p, ev: dict, terms: bool = True) -> np.ndarray:
+    """How well each unit matches the question (``p``: SearchParams); ``terms=False`` leaves
+    the share of question terms out."""
+    return ev["cos"] + (p.m_lex * ev["terms"] if terms else 0.0) + p.m_phrase * ev["pairs"]
 
 
 def quote_span(p, q: Query, s: Sentences, match: np.ndarray,

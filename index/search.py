@@ -106,8 +106,7 @@ def confidence_of(p: SearchParams, dense: float, ev: dict, k: int, n_terms: int)
     question), and without the share of question terms when the question names fewer than
     ``min_terms`` things: "How many officers were in it?" is not answered by any sentence
     that says "officers" (its meaning and shared phrases still count)."""
-    terms = ev["terms"][k] if n_terms >= p.min_terms else 0.0
-    match = ev["cos"][k] + p.m_lex * terms + p.m_phrase * ev["pairs"][k]
+    match = unit_match(p, ev, terms=n_terms >= p.min_terms)[k]
     return max(0.0, (p.w_dense * dense + p.w_match * float(match)) / (p.w_dense + p.w_match))
 
 
