@@ -130,7 +130,7 @@ def median_ms(fn, runs: int) -> float:
 
 
 def timing(index_dir: Path, runs: int) -> None:
-    from index.cite import lookup
+    from index.cite.lookup import lookup
 
     bot = open_bot(index_dir)
     store, emb = bot.store, bot.question_embedder(bot.store.manifest)
@@ -139,9 +139,9 @@ def timing(index_dir: Path, runs: int) -> None:
     print("|---|---|---:|---:|")
     for label, text in LOOKUPS:
         kind = lookup(store, text, embedder=emb).kind  # warm-up: caches, model
-        ms = median_ms(lambda: lookup(store, text, embedder=emb), runs)
+        ms = median_ms(lambda text=text: lookup(store, text, embedder=emb), runs)
         print(f"| in-process `lookup()` {label}: `{text[:40]}…` | {kind} | {ms:.2f} | {runs} |")
-    from index.store import IndexStore
+    from index.store.store import IndexStore
 
     fresh = [IndexStore(index_dir) for _ in range(runs)]  # loaded first, timed without loading
     ms = median_ms(lambda: lookup(fresh.pop(), LOOKUPS[0][1]), runs)
@@ -151,13 +151,13 @@ def timing(index_dir: Path, runs: int) -> None:
     for label, text in (LOOKUPS[0], LOOKUPS[2]):
         cmd = [sys.executable, "-m", "bot", "cite", text]
         n = max(3, runs // 10)
-        ms = median_ms(lambda: subprocess.run(cmd, cwd=ROOT, env=env, check=True,
+        ms = median_ms(lambda cmd=cmd: subprocess.run(cmd, cwd=ROOT, env=env, check=True,
                                               capture_output=True), n)
         print(f"| fresh process `citebot cite` {label} | | {ms:.0f} | {n} |")
 
 
 def calibrate(index_dir: Path) -> None:
-    from index.cite import CUTOFF, LEX_CUTOFF, clean_text, find_close
+    from index.cite.lookup import CUTOFF, LEX_CUTOFF, clean_text, find_close
 
     bot = open_bot(index_dir)
     store, emb = bot.store, bot.question_embedder(bot.store.manifest)

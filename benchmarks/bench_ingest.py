@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from common import median, report, squad_articles
 
 
@@ -64,7 +63,7 @@ class STBatch:
 
 
 def build_texts(articles):
-    from index.passages import make_passages, passage_text
+    from index.corpus.passages import make_passages, passage_text
 
     texts = []
     for a in articles:
@@ -78,7 +77,7 @@ def int8_embedder(folder: Path, tmp: Path):
     """The exported model with dynamic int8 weights (MatMul, per channel)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from index.onnx_embed import OnnxEmbedder
+    from index.embed.onnx import OnnxEmbedder
 
     out = tmp / "int8"
     shutil.copytree(folder, out)
@@ -90,8 +89,8 @@ def int8_embedder(folder: Path, tmp: Path):
 def eval_figures(articles, questions, embedder, question_embedder, tmp: Path):
     """(passage recall@1, answer-in-quote@1) of an index built by ``embedder``."""
     from index.build import build_index
-    from index.search import Searcher
-    from index.store import IndexStore
+    from index.search.rank import Searcher
+    from index.store.store import IndexStore
 
     index = tmp / f"eval-{time.monotonic_ns()}"
     build_index(None, index, embedder, articles=articles, use_cache=False, export_onnx=False)
@@ -113,8 +112,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
-    from index.embeddings import SentenceTransformerEmbedder
-    from index.onnx_embed import OnnxEmbedder, indexing_embedder
+    from index.embed.onnx import OnnxEmbedder
+    from index.embed.sbert import SentenceTransformerEmbedder, indexing_embedder
 
     articles, questions = squad_articles()
     texts = build_texts(articles)
@@ -165,9 +164,9 @@ def main() -> None:
 
 def rebuilds(tmp: Path, onnx) -> None:
     """Build 128 articles, add one, remove it, change nothing: time and texts embedded."""
-    from index.articles import Article, write_article
     from index.build import build_index
-    from index.embeddings import SentenceTransformerEmbedder
+    from index.corpus.articles import Article, write_article
+    from index.embed.sbert import SentenceTransformerEmbedder
 
     articles, _ = squad_articles()
     corpus = tmp / "corpus"

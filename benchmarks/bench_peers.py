@@ -97,8 +97,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--questions", type=int, default=50)
     args = ap.parse_args()
-    from index.articles import write_article
-    from index.embeddings import resolve_model
+    from index.corpus.articles import write_article
+    from index.embed.base import resolve_model
 
     model_dir = resolve_model(None)[1]
     articles, questions = squad_articles()

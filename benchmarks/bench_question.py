@@ -28,7 +28,7 @@ QUESTION = "How many Kenyan police officers arrived in the first contingent?"
 TORCH_PATH = """
 import sys
 from index.config import resolve
-from index.embeddings import SentenceTransformerEmbedder
+from index.embed.sbert import SentenceTransformerEmbedder
 from index.engine import Citebot
 from bot import render
 bot = Citebot(resolve(sys.argv[1], sys.argv[2]))

@@ -29,7 +29,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from common import ROOT, median, percentile, report, squad_articles
 
 WORDS, SENTENCES, PER_ARTICLE, VOCAB = 20, 3, 10, 50_000
@@ -40,8 +39,8 @@ import json, sys, time
 t0 = time.perf_counter()
 import numpy as np
 sys.path.insert(0, sys.argv[5])
-from index.store import IndexStore
-from index.search import Searcher
+from index.store.store import IndexStore
+from index.search.rank import Searcher
 import psutil
 proc = psutil.Process()
 imports = time.perf_counter() - t0
@@ -88,8 +87,8 @@ print(json.dumps({"imports": imports, "load": load, "bm25_load": bm25_load, "fir
 
 def base_vectors():
     """Real vectors of the SQuAD subset's passages and sentences, and of its questions."""
-    from index.onnx_embed import indexing_embedder
-    from index.passages import make_passages
+    from index.corpus.passages import make_passages
+    from index.embed.sbert import indexing_embedder
 
     articles, questions = squad_articles()
     texts = [a.body[s:e] for a in articles for p in make_passages(a) for s, e in
@@ -104,8 +103,8 @@ def unit(v: np.ndarray) -> np.ndarray:
 
 def synth(n: int, base: np.ndarray, rng):
     """(articles, passages, BM25 token lists, passage vectors, sentence vectors)."""
-    from index.articles import Article
-    from index.passages import Passage
+    from index.corpus.articles import Article
+    from index.corpus.passages import Passage
 
     p = 1.0 / np.arange(3, VOCAB + 3) ** 1.1
     vocab = np.array([f"w{j}" for j in range(VOCAB)], dtype=object)
@@ -152,7 +151,7 @@ def run_size(n: int, base: np.ndarray, questions: np.ndarray, work: Path, rng) -
     import bm25s
     import faiss
 
-    from index.store import BuildData, IndexStore, write_generation
+    from index.store.store import BuildData, IndexStore, write_generation
 
     t0 = time.perf_counter()
     articles, passages, tokens, pvecs, svecs = synth(n, base, rng)

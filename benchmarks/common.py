@@ -147,7 +147,7 @@ def squad_articles():
     lines (as `citebot eval` reads it); with its answerable questions (question, answers)."""
     import json
 
-    from index.articles import Article, slugify
+    from index.corpus.articles import Article, slugify
 
     data = json.loads(SQUAD.read_text(encoding="utf-8"))
     articles, questions = [], []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import textwrap
 
-from index.answer import Answer, ArticleRef, Citation
+from index import Answer, ArticleRef, Citation
 
 NOT_FOUND = "Not found in the articles."
 

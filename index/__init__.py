@@ -1,1 +1,79 @@
-"""citebot's core: corpus, passages, embeddings, the FAISS/BM25 store, search and quotes."""
+"""citebot's core: corpus, passages, embeddings, the FAISS/BM25 store, search and quotes.
+
+This module is the core's public API: front ends (``bot``) import only the names in
+``__all__`` from here. They are loaded on first use, so importing an error type does not
+load numpy, FAISS or the model.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+# name -> module (under index) that owns it; a name never equals a sub-package's name
+_EXPORTS = {
+    "Citebot": "engine", "SourceView": "engine",
+    "Config": "config", "resolve": "config",
+    "Answer": "answer", "ArticleRef": "answer", "Citation": "answer",
+    "CitebotError": "errors", "UsageError": "errors", "BadQuestion": "errors",
+    "UnknownCitation": "errors", "CorpusError": "errors", "IndexError_": "errors",
+    "IndexMissing": "errors", "IndexCorrupt": "errors", "IndexMismatch": "errors",
+    "StaleIndex": "errors", "IngestError": "errors",
+    "Conversations": "search.conversation",
+    "lookup_with_bot": "cite.lookup",
+    "add_articles": "ingest.add",
+    "list_articles": "ingest.admin", "remove_articles": "ingest.admin",
+    "article_files": "corpus.articles",
+    "IndexStore": "store.store", "read_manifest": "store.store",
+    "evaluate_squad": "quality.evaluate", "evaluate_index": "quality.evaluate",
+}
+
+_RENAMED = {"add_articles": "ingest"}  # public name -> the owner's name for it
+
+__all__ = [
+    "Answer", "ArticleRef", "BadQuestion", "Citation", "Citebot", "CitebotError", "Config",
+    "Conversations", "CorpusError", "IndexCorrupt", "IndexError_", "IndexMismatch", "IndexMissing",
+    "IndexStore", "IngestError", "SourceView", "StaleIndex", "UnknownCitation", "UsageError",
+    "add_articles", "article_files", "evaluate_index", "evaluate_squad", "list_articles",
+    "lookup_with_bot", "read_manifest", "remove_articles", "resolve",
+]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    owner = importlib.import_module(f"{__name__}.{module}")
+    value = getattr(owner, _RENAMED.get(name, name))
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # the same names, for type checkers and the import graph
+    from .answer import Answer, ArticleRef, Citation
+    from .cite.lookup import lookup_with_bot
+    from .config import Config, resolve
+    from .corpus.articles import article_files
+    from .engine import Citebot, SourceView
+    from .errors import (
+        BadQuestion,
+        CitebotError,
+        CorpusError,
+        IndexCorrupt,
+        IndexError_,
+        IndexMismatch,
+        IndexMissing,
+        IngestError,
+        StaleIndex,
+        UnknownCitation,
+        UsageError,
+    )
+    from .ingest.add import ingest as add_articles
+    from .ingest.admin import list_articles, remove_articles
+    from .quality.evaluate import evaluate_index, evaluate_squad
+    from .search.conversation import Conversations
+    from .store.store import IndexStore, read_manifest

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from .articles import corpus_fingerprint, corpus_stat_signature, load_corpus
-from .cache import EmbeddingCache, PassageCache
-from .embeddings import Embedder
-from .lexical import tokenize
-from .onnx_embed import FILES as ONNX_FILES
-from .onnx_embed import ONNX_DIR
-from .passages import make_passages, passage_text
-from .store import BuildData, write_generation
+from .corpus.articles import corpus_fingerprint, corpus_stat_signature, load_corpus
+from .corpus.passages import make_passages, passage_text
+from .embed.base import Embedder
+from .embed.onnx import FILES as ONNX_FILES
+from .embed.onnx import ONNX_DIR
+from .search.lexical import tokenize
+from .store.cache import EmbeddingCache, PassageCache
+from .store.store import BuildData, write_generation
 
 ProgressFn = Callable[[str], None]
 

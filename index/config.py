@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .embeddings import DEFAULT_MODEL_NAME
+from .embed.base import DEFAULT_MODEL_NAME
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .answer import Answer, ArticleRef
-from .articles import corpus_fingerprint, corpus_stat_signature, load_corpus
 from .build import ProgressFn, build_index
 from .config import Config
+from .corpus.articles import corpus_fingerprint, corpus_stat_signature, load_corpus
 from .errors import IndexMismatch, IndexMissing, StaleIndex, UnknownCitation, UsageError
-from .search import SearchParams, Searcher
-from .store import IndexStore, read_manifest
+from .search.rank import Searcher, SearchParams
+from .store.store import IndexStore, read_manifest
 
 # The last colon splits: article ids from front matter may hold colons themselves.
 _RANGE_ID = re.compile(r"^(?P<article>\S+):(?P<start>\d+)-(?P<end>\d+)$")
@@ -76,7 +76,7 @@ class Citebot:
         """The embedder used to build (loaded once): onnxruntime over the model's cached ONNX
         export when there is one (torch is not imported), else sentence-transformers."""
         if self._index_embedder is None:
-            from .onnx_embed import indexing_embedder
+            from .embed.sbert import indexing_embedder
 
             self._index_embedder = indexing_embedder(self.config.model)
         return self._index_embedder
@@ -86,8 +86,8 @@ class Citebot:
         (name, and the files' fingerprint for a model folder). The index's own ONNX export
         when it has one (no torch import: a one-shot `ask` stays under a second), else the
         index embedder."""
-        from .embeddings import check_model
-        from .onnx_embed import question_encoder
+        from .embed.base import check_model
+        from .embed.onnx import question_encoder
 
         cached = getattr(self, "_question_embedder", None)
         if cached is None or cached[0] != manifest.get("generation"):
@@ -126,7 +126,8 @@ class Citebot:
         """
         try:
             manifest = read_manifest(self.config.index)
-        except IndexMissing as exc:
+        except IndexMissing as missing:
+            exc = missing  # the error raised, unless a better message replaces it
             lost = self.config.index.is_dir() and any(
                 p.is_dir() for p in self.config.index.glob("gen-*"))
             if lost:
@@ -159,7 +160,7 @@ class Citebot:
         or the configured one): every command refuses another model's index alike, even one
         that needs no vectors (`source`, an exact `cite`). Cheap: names only; the model files
         are compared when questions are embedded (question_embedder)."""
-        from .embeddings import resolve_model
+        from .embed.base import resolve_model
 
         wanted = getattr(self._index_embedder, "name", None) or resolve_model(
             self.config.model)[0]
@@ -196,7 +197,7 @@ class Citebot:
     def articles_in_scope(self, since: str | None = None, source: str | None = None):
         """Ids of the articles published on or after ``since`` (undated ones excluded) and from
         ``source`` (case-insensitive); None when neither is given (every article)."""
-        from .ingest_text import normalize_date
+        from .ingest.draft import normalize_date
 
         since = since or self.scope.get("since")
         source = source or self.scope.get("source")

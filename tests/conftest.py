@@ -39,14 +39,14 @@ class HashEmbedder:
 
 def body_of(article_id: str, corpus_dir: Path) -> str:
     """The stored body of an article, read the way citebot reads it."""
-    from index.articles import load_corpus
+    from index.corpus.articles import load_corpus
 
     return {a.id: a.body for a in load_corpus(corpus_dir)}[article_id]
 
 
 def assert_exact_quotes(citations, corpus_dir: Path) -> None:
     """The product's promise: every quote is the article body at its offsets, verbatim."""
-    from index.articles import load_corpus
+    from index.corpus.articles import load_corpus
 
     bodies = {a.id: a.body for a in load_corpus(corpus_dir)}
     for c in citations:
@@ -59,7 +59,7 @@ def assert_exact_quotes(citations, corpus_dir: Path) -> None:
 @pytest.fixture(scope="session")
 def embedder():
     """The real default model, loaded once for the whole session."""
-    from index.embeddings import SentenceTransformerEmbedder
+    from index.embed.sbert import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder()
 

@@ -132,7 +132,7 @@ class FakeBotAPI(UpdateBuilders):
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> "FakeBotAPI":
+    def start(self) -> FakeBotAPI:
         handler = type("Handler", (_Handler,), {"api": self})
         server = ThreadingHTTPServer(("127.0.0.1", 0), handler, bind_and_activate=False)
         server.daemon_threads = True
@@ -154,7 +154,7 @@ class FakeBotAPI(UpdateBuilders):
             self._server.shutdown()
             self._server.server_close()
 
-    def __enter__(self) -> "FakeBotAPI":
+    def __enter__(self) -> FakeBotAPI:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -10,7 +10,7 @@ from fake_bot_api import FakeBotAPI
 
 def bot_settings(api: FakeBotAPI, **overrides):
     """TelegramSettings for ``api``: short long polls and backoffs, for a local server."""
-    from bot.telegram import TelegramSettings
+    from bot.telegram.app import TelegramSettings
 
     values = dict(token=api.token, base_url=api.base_url, poll_timeout_s=1,
                   request_timeout_s=5, backoff_s=0.05)
@@ -21,7 +21,7 @@ def bot_settings(api: FakeBotAPI, **overrides):
 @contextlib.asynccontextmanager
 async def running_bot(citebot, api: FakeBotAPI, **overrides):
     """The real python-telegram-bot Application, polling ``api``: ``async with ... as app``."""
-    from bot.telegram import build_application, polling
+    from bot.telegram.app import build_application, polling
 
     settings = bot_settings(api, **overrides)
     app = build_application(citebot, settings)

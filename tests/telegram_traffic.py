@@ -23,8 +23,8 @@ NOT_FOUND = "Who won the 2022 World Cup final?"
 
 def expected_replies(citebot, question: str, k: int = 3, more: int = 9) -> list[str]:
     """The HTML messages the bot sends for a question asked on its own: the core's Answer,
-    rendered by bot/telegram_render.py (what the CLI would print, in Telegram's form)."""
-    from bot import telegram_render as render
+    rendered by bot/telegram/render.py (what the CLI would print, in Telegram's form)."""
+    from bot.telegram import render
     from index.answer import ArticleRef
 
     answer = citebot.ask(question, k=k, more=more)
@@ -110,8 +110,8 @@ class Traffic:
 
 def undelivered_text(question: str) -> str:
     """The apology sent instead of an answer Telegram did not take in time (HTML, as sent)."""
-    from bot import telegram_handlers
-    from bot import telegram_render as render
+    from bot.telegram import handlers as telegram_handlers
+    from bot.telegram import render
 
     return telegram_handlers.UNDELIVERED.format(render.esc(render.shorten(
         " ".join(question.split()), 120)))

@@ -1,10 +1,16 @@
-from pathlib import Path
 
 import pytest
-
 from conftest import SEED_CORPUS, SHARED
-from index.articles import (Article, corpus_fingerprint, load_corpus, parse_article,
-                            read_article, render_article, write_article)
+
+from index.corpus.articles import (
+    Article,
+    corpus_fingerprint,
+    load_corpus,
+    parse_article,
+    read_article,
+    render_article,
+    write_article,
+)
 from index.errors import CorpusError
 
 

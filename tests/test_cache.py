@@ -4,15 +4,15 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import SEED_CORPUS, assert_exact_quotes
-from index.articles import Article, load_corpus, write_article
+
 from index.build import build_index
-from index.cache import CACHE_DIR, EmbeddingCache
-from index.lexical import tokenize
-from index.passages import make_passages, passage_text
-from index.search import Searcher
-from index.store import IndexStore
+from index.corpus.articles import Article, load_corpus, write_article
+from index.corpus.passages import make_passages, passage_text
+from index.search.lexical import tokenize
+from index.search.rank import Searcher
+from index.store.cache import CACHE_DIR, EmbeddingCache
+from index.store.store import IndexStore
 
 NEW_BODY = ("The lighthouse keepers of Cap-Haïtien restored the old beacon in March 2024.\n\n"
             "Fishermen said the light can be seen from twelve nautical miles. The restoration "
@@ -155,7 +155,8 @@ def test_cache_is_per_model_and_leaves_no_temporary_files(corpus, tmp_path, mode
 
 def test_rebuild_splits_only_new_bodies(corpus, tmp_path, monkeypatch):
     from conftest import HashEmbedder
-    import index.passages as passages_mod
+
+    import index.corpus.passages as passages_mod
 
     index = tmp_path / "index"
     build_index(corpus, index, HashEmbedder())

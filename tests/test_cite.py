@@ -3,10 +3,10 @@
 import json
 
 import pytest
-
 from conftest import HashEmbedder, assert_exact_quotes, body_of, run_cli
-from index.cite import clean_text, lookup
-from index.cite_diff import normalize, normalize_map, word_diff
+
+from index.cite.diff import normalize, normalize_map, word_diff
+from index.cite.lookup import clean_text, lookup
 from index.errors import BadQuestion, UnknownCitation
 
 

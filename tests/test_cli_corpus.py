@@ -6,10 +6,10 @@ import json
 import shutil
 
 import pytest
-
 from conftest import SEED_CORPUS, assert_exact_quotes, run_cli
-from index.errors import UsageError
 from ingest_fixtures import write_export, write_feed, write_news_page
+
+from index.errors import UsageError
 
 FEED_IDS = {"ferry-strike-ends", "storm-warning-for-brittany", "fish-market-reopens"}
 LIGHTHOUSE = "lighthouse-of-ouessant-goes-electric"
@@ -50,8 +50,8 @@ def test_add_reports_every_input_skips_the_bad_one_and_builds_the_index(gazette)
     assert "Traceback" not in err
     assert "indexed 8 articles" in out
     # The index is current: `list` takes the passage counts from it, equal to a fresh count.
-    from index.articles import load_corpus
-    from index.passages import make_passages
+    from index.corpus.articles import load_corpus
+    from index.corpus.passages import make_passages
 
     r = run_cli("list", "--json", env=env)
     rows = {row["id"]: row for row in json.loads(r.stdout)}
@@ -119,7 +119,7 @@ def test_after_a_remove_the_next_question_no_longer_sees_the_article(gazette, em
     bot = _bot(tmp_path / "corpus", tmp_path / "index", embedder)
     question = "What did the lighthouse of Ouessant burn until 1902?"
     assert bot.ask(question).citations[0].article.id == LIGHTHOUSE
-    from index.corpus_admin import remove_articles
+    from index.ingest.admin import remove_articles
 
     remove_articles(tmp_path / "corpus", [LIGHTHOUSE])
     assert bot.reload_if_changed()  # the corpus fingerprint changed: rebuilt and reloaded

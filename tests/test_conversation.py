@@ -1,12 +1,12 @@
-"""Follow-up questions (index/conversation.py) and the CLI prompt that uses them."""
+"""Follow-up questions (index/search/conversation.py) and the CLI prompt that uses them."""
 
 from __future__ import annotations
 
 import pytest
-
 from conftest import assert_exact_quotes
-from index.conversation import Conversations, content_words, is_follow_up
+
 from index.errors import BadQuestion
+from index.search.conversation import Conversations, content_words, is_follow_up
 
 FIRST = "When did the first Kenyan contingent arrive?"
 FOLLOW = "How many officers were in it?"
@@ -110,7 +110,7 @@ def test_memory_is_bounded():
 
 
 def test_cli_prompt_reads_follow_ups_and_new(seed_bot, monkeypatch, capsys):
-    from bot.prompt import interactive
+    from bot.cli.prompt import interactive
 
     lines = iter([FIRST, FOLLOW, "/new", FOLLOW, ""])
     monkeypatch.setattr("builtins.input", lambda _prompt="": next(lines))

@@ -5,16 +5,15 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, HashEmbedder
-from index.articles import Article, write_article
+
 from index.build import build_index
-from index.store import IndexStore, read_manifest
+from index.corpus.articles import Article, write_article
+from index.store.store import IndexStore, read_manifest
 
 CHILD = textwrap.dedent("""
     import sys

@@ -4,11 +4,18 @@ import json
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import assert_exact_quotes, run_cli
-from index.evaluate import (EvalQuestion, Outcome, evaluate_squad, gold_passages, load_jsonl,
-                            load_squad, score)
+
 from index.errors import UsageError
+from index.quality.evaluate import (
+    EvalQuestion,
+    Outcome,
+    evaluate_squad,
+    gold_passages,
+    load_jsonl,
+    load_squad,
+    score,
+)
 
 # Two small articles, written for this test: every answer sits in one paragraph, verbatim.
 SQUAD = {"version": "v2.0", "data": [
@@ -93,8 +100,8 @@ def test_eval_on_a_squad_fixture(squad_file, embedder):
 
 
 def test_every_quote_of_every_mode_is_exact(squad_file, embedder, tmp_path):
-    from index.articles import write_article
     from index.config import resolve
+    from index.corpus.articles import write_article
     from index.engine import Citebot
 
     es = load_squad(squad_file)

@@ -28,7 +28,7 @@ def test_odd_questions_on_stdin(cli_env, seed_dir):
     errors = [row for row in rows if "error" in row]
     assert {e["error"] for e in errors} == {
         "the question has no words to search for",
-        f"the question is too long (100000 characters; the limit is 1000)",
+        "the question is too long (100000 characters; the limit is 1000)",
         "line 11 is not valid UTF-8 text",
     }
     for row in rows:

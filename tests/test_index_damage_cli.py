@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import ROOT, run_cli
 from fake_bot_api import FakeBotAPI
 
@@ -116,7 +115,7 @@ def test_damaged_index_through_each_command(index_copy, how):
     rel = "faiss.index"  # FAISS reads some damaged files without an error: checksums catch it
     damage(index / manifest_of(index)["generation"] / rel, how)
     before = snapshot(index)
-    for name, args in COMMANDS.items():
+    for args in COMMANDS.values():
         r = run_cli(*args, env=env)
         assert_refused(r.returncode, r.stdout.decode(), r.stderr.decode(), why=rel)
         assert b"Traceback" not in r.stderr
@@ -127,7 +126,7 @@ def test_missing_manifest(index_copy):
     index, env = index_copy
     (index / "manifest.json").unlink()
     before = snapshot(index)
-    for name, args in COMMANDS.items():
+    for args in COMMANDS.values():
         r = run_cli(*args, env={**env, "CITEBOT_AUTO_BUILD": "0"})
         assert_refused(r.returncode, r.stdout.decode(), r.stderr.decode(),
                        why="has no manifest.json")
@@ -159,7 +158,7 @@ def test_foreign_or_inconsistent_manifest(index_copy, change):
     text = "{not json" if change == "unreadable" else json.dumps(manifest)
     (index / "manifest.json").write_text(text, encoding="utf-8")
     before = snapshot(index)
-    for name, args in COMMANDS.items():
+    for args in COMMANDS.values():
         code, out, err = cli_in_process(args, env)  # auto-build on: still refused
         assert_refused(code, out, err, why=why)
     assert snapshot(index) == before

@@ -10,16 +10,25 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from conftest import SEED_CORPUS, HashEmbedder, assert_exact_quotes
-from index.articles import article_files, load_corpus, read_article
+from ingest_fixtures import (
+    ATOM_FEED,
+    NEWS_PAGE,
+    PAGE_BOILERPLATE,
+    PAGE_PARAGRAPHS,
+    PAGE_URL,
+    PDF_PARAGRAPHS,
+    write_export,
+    write_feed,
+    write_news_page,
+    write_pdf,
+)
+
+from index.corpus.articles import article_files, load_corpus, read_article
 from index.errors import UsageError
-from index.corpus_admin import list_articles, remove_articles
-from index.ingest import ingest
-from index.ingest_text import normalize_date, url_key
-from ingest_fixtures import (ATOM_FEED, NEWS_PAGE, PAGE_BOILERPLATE, PAGE_PARAGRAPHS, PAGE_URL,
-                             PDF_PARAGRAPHS, write_export, write_feed, write_news_page,
-                             write_pdf)
+from index.ingest.add import ingest
+from index.ingest.admin import list_articles, remove_articles
+from index.ingest.draft import normalize_date, url_key
 
 
 @pytest.fixture()
@@ -297,8 +306,8 @@ def test_feed_and_page_urls_are_fetched_and_failures_are_clear(corpus, server):
 
 def test_quotes_from_ingested_articles_are_exact_substrings(corpus, src, tmp_path):
     from index.build import build_index
-    from index.search import Searcher
-    from index.store import IndexStore
+    from index.search.rank import Searcher
+    from index.store.store import IndexStore
 
     ingest([str(write_news_page(src)), str(write_feed(src)), str(write_pdf(src)),
             str(write_export(src))], corpus)

@@ -9,17 +9,22 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, SHARED, assert_exact_quotes, run_cli
+
 from index.build import build_index
 from index.config import resolve
-from index.embeddings import model_fingerprint, resolve_model
+from index.embed.base import model_fingerprint, resolve_model
+from index.embed.onnx import (
+    EXPORT_REVISION,
+    OnnxEmbedder,
+    cached_export,
+    export_model,
+    question_encoder,
+)
 from index.engine import Citebot
 from index.errors import IndexCorrupt, IndexMismatch
-from index.onnx_embed import (EXPORT_REVISION, OnnxEmbedder, cached_export, export_model,
-                              question_encoder)
-from index.search import Searcher
-from index.store import IndexStore, read_manifest
+from index.search.rank import Searcher
+from index.store.store import IndexStore, read_manifest
 
 QUESTIONS = [
     "How many Kenyan police officers arrived in the first contingent?",
@@ -197,7 +202,7 @@ def test_index_without_export_falls_back_quietly(seed_bot, embedder, seed_dir, t
 def test_stopword_copy_matches_bm25s():
     from bm25s.stopwords import STOPWORDS_EN
 
-    from index.lexical import STOPWORDS_EN as ours
+    from index.search.lexical import STOPWORDS_EN as ours
 
     assert tuple(ours) == tuple(STOPWORDS_EN)
 

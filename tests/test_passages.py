@@ -1,6 +1,7 @@
 from conftest import SEED_CORPUS
-from index.articles import load_corpus, parse_article
-from index.passages import make_passages, split_sentences
+
+from index.corpus.articles import load_corpus, parse_article
+from index.corpus.passages import make_passages, split_sentences
 
 
 def _sentences(text):

@@ -2,13 +2,13 @@
 
 import string
 
+from conftest import assert_exact_quotes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import assert_exact_quotes
+from index.corpus.passages import split_sentences
 from index.errors import BadQuestion
-from index.passages import split_sentences
-from index.search import MAX_QUESTION_CHARS, QUOTE_BUDGET, clean_question
+from index.search.rank import MAX_QUESTION_CHARS, QUOTE_BUDGET, clean_question
 
 PROSE = st.text(alphabet=st.sampled_from(list(string.ascii_letters[:8] + " .?!\n\"”’U.S.Mr 12,3$:;—")),
                 max_size=300)

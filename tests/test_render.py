@@ -3,10 +3,11 @@
 import json
 import re
 
-from bot import render
 from conftest import assert_exact_quotes, body_of, run_cli
+
+from bot import render
 from index.answer import ArticleRef
-from index.cite import lookup
+from index.cite.lookup import lookup
 
 FULL = ArticleRef(id="a", title="Vote [updated]", source="The Clarity Times",
                   published="2024-09-30", url="https://example.org/a_(b)")

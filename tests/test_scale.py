@@ -6,15 +6,15 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import SEED_CORPUS, HashEmbedder
-from index import store as store_mod
-from index.articles import Article, load_corpus
+
 from index.build import build_index
+from index.corpus.articles import Article, load_corpus
+from index.corpus.passages import make_passages
 from index.errors import IndexCorrupt
-from index.lexical import tokenize
-from index.passages import make_passages
-from index.store import FLAT_MAX, IndexStore, choose_index_type, read_manifest
+from index.search.lexical import tokenize
+from index.store import store as store_mod
+from index.store.store import FLAT_MAX, IndexStore, choose_index_type, read_manifest
 
 
 @pytest.fixture()
@@ -154,7 +154,7 @@ def test_truncated_table_is_caught(built):
 
 
 def test_table_rejects_passages_out_of_order(tmp_path):
-    from index.table import write_table
+    from index.store.table import write_table
 
     art = Article(id="a", title="A", body="One.\n\nTwo.\n\nThree.")
     passages = make_passages(art)

@@ -1,10 +1,10 @@
 """Answers from the real model and the real FAISS index of the seed corpus."""
 
 import pytest
-
 from conftest import assert_exact_quotes
+
 from index.errors import BadQuestion
-from index.search import clean_question, question_type
+from index.search.rank import clean_question, question_type
 
 # (question, article, words the first quote must hold): written for this suite, not tuned on.
 ON_TOPIC = [
@@ -97,8 +97,8 @@ TWINS = {
 
 
 def test_near_duplicate_quotes_are_shown_once_with_also_in(embedder, tmp_path):
-    from index.articles import Article, write_article
     from index.config import resolve
+    from index.corpus.articles import Article, write_article
     from index.engine import Citebot
 
     for aid, (title, body) in TWINS.items():
@@ -119,7 +119,7 @@ def test_near_duplicate_quotes_are_shown_once_with_also_in(embedder, tmp_path):
 
 
 def test_near_duplicate_rule():
-    from index.search import near_duplicate, norm_words
+    from index.search.rank import near_duplicate, norm_words
 
     a = norm_words("The bridge over the Artibonite river reopened on 3 March.")
     assert near_duplicate(a, norm_words("the bridge over the Artibonite River reopened, on 3 March"))

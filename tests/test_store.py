@@ -5,11 +5,11 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import SEED_CORPUS, HashEmbedder
+
 from index.build import build_index
 from index.errors import IndexCorrupt, IndexMismatch, IndexMissing
-from index.store import IndexStore, read_manifest
+from index.store.store import IndexStore, read_manifest
 
 
 @pytest.fixture()

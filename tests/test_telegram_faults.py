@@ -16,12 +16,11 @@ import threading
 import time
 
 import pytest
-from telegram.error import InvalidToken
-
-from bot.telegram_limits import RetryingLimiter
 from fake_bot_api import FakeBotAPI
 from telegram_harness import bot_settings, run_bot, running_bot
 from telegram_traffic import QUESTIONS, Traffic, undelivered_text
+
+from bot.telegram.limits import RetryingLimiter
 
 pytestmark = pytest.mark.slow
 
@@ -192,7 +191,7 @@ def test_unreachable_to_the_end_is_logged_and_shutdown_does_not_wait(seed_bot, c
     stopped_in = []
 
     async def main():
-        async with running_bot(seed_bot, api, **FAST) as app:
+        async with running_bot(seed_bot, api, **FAST):
             api.fail("sendMessage", status=500, times=None)
             api.message(331, QUESTIONS[0])
             api.message(332, QUESTIONS[1])
@@ -216,8 +215,8 @@ def test_revoked_token_stops_the_bot_with_a_clear_error(seed_bot):
     """Telegram answering 401 to getUpdates (the token was revoked): the bot does not idle on
     forever; `citebot telegram` exits with the one-line "rejected the token" error."""
     import bot.cli  # noqa: F401 - the command line, as `citebot` loads it
-    from bot.cli_telegram import _telegram_errors
-    from bot.telegram import run_polling
+    from bot.cli.telegram import _telegram_errors
+    from bot.telegram.app import run_polling
     from index.errors import UsageError
 
     done = threading.Event()
@@ -245,7 +244,7 @@ def test_a_damaged_rebuild_is_refused_and_the_loaded_index_keeps_answering(
         seed_bot, embedder, seed_dir, tmp_path, caplog):
     from index.config import resolve
     from index.engine import Citebot
-    from index.store import read_manifest
+    from index.store.store import read_manifest
 
     index = tmp_path / "index"
     shutil.copytree(seed_bot.config.index, index)

@@ -16,13 +16,12 @@ import sys
 import textwrap
 
 import httpx
-
 from conftest import ROOT, body_of, run_cli
 from fake_bot_api import FakeBotAPI
 from telegram_harness import bot_settings, run_bot
 from telegram_html import OUR_TAGS, checked, codes_of, parse_telegram_html, quotes_of
 
-from bot import telegram_handlers
+from bot.telegram import handlers as telegram_handlers
 
 FIRST = "When did the first Kenyan contingent arrive?"
 VETO = "Which countries threatened a veto?"
@@ -204,7 +203,7 @@ def test_uncaught_tracebacks_are_scrubbed(tmp_path):
     code = textwrap.dedent(f"""
         import sys, threading
         sys.path.insert(0, {str(ROOT)!r})
-        from bot.telegram_logging import protect, scrub_tracebacks
+        from bot.telegram.logging import protect, scrub_tracebacks
         protect({secret!r})
         scrub_tracebacks()
 
@@ -238,8 +237,8 @@ def test_webhook_secret_is_compared_in_constant_time(seed_bot, monkeypatch):
     are refused with 403, not an error."""
     import hmac
 
-    from bot import telegram_webhook
-    from bot.telegram import build_application
+    from bot.telegram import webhook as telegram_webhook
+    from bot.telegram.app import build_application
 
     compared = []
     real = hmac.compare_digest

@@ -1,4 +1,4 @@
-"""Per-user rate limits and the retrying Bot API limiter (bot/telegram_limits.py)."""
+"""Per-user rate limits and the retrying Bot API limiter (bot/telegram/limits.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import time
 import pytest
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from bot.telegram_limits import RetryingLimiter, UserRateLimit, parse_rate
-from bot.telegram_logging import REDACTED, protect, scrub
+from bot.telegram.limits import RetryingLimiter, UserRateLimit, parse_rate
+from bot.telegram.logging import REDACTED, protect, scrub
 
 
 class Clock:

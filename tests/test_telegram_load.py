@@ -11,7 +11,6 @@ import gc
 import re
 
 import pytest
-
 from fake_bot_api import FakeBotAPI
 from telegram_harness import running_bot
 from telegram_html import checked

@@ -12,14 +12,13 @@ import threading
 
 import httpx
 import pytest
-
 from conftest import assert_exact_quotes
 from fake_bot_api import FakeBotAPI
 from telegram_harness import bot_settings, run_bot
 from telegram_html import checked, quotes_of
 
-from bot import telegram_handlers
-from bot.telegram import TelegramSettings, build_application
+from bot.telegram import handlers as telegram_handlers
+from bot.telegram.app import TelegramSettings, build_application
 
 FIRST = "When did the first Kenyan contingent arrive?"
 VETO = "Which countries threatened a veto?"
@@ -107,7 +106,7 @@ def test_rate_limit_gets_one_polite_reply(seed_bot):
     async def scenario(api, app):
         for _ in range(4):
             api.message(25, FIRST)
-        sent = await api.wait_for(chat_id=25, count=3)
+        await api.wait_for(chat_id=25, count=3)
         api.message(26, VETO)  # another user is not limited
         await api.wait_for(chat_id=26)
         return api.sent(25)
@@ -221,7 +220,7 @@ def test_token_never_reaches_the_logs_at_debug(seed_bot):
 
 
 def test_webhook_checks_the_secret(seed_bot):
-    from bot.telegram_webhook import webhook
+    from bot.telegram.webhook import webhook
 
     secret = "s3cret-Token_1"
 

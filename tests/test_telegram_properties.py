@@ -1,4 +1,4 @@
-"""Property-based tests (hypothesis) on Telegram rendering (bot/telegram_render.py).
+"""Property-based tests (hypothesis) on Telegram rendering (bot/telegram/render.py).
 
 Any Answer whose quotes are article bodies at real offsets, with any titles, sources, URLs and
 follow-up context, renders to messages that each fit Telegram's 4,096 characters, are valid
@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import string
 
+from conftest import SEED_CORPUS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import SEED_CORPUS
 from telegram_html import OUR_TAGS, parse_telegram_html, telegram_length
 
-from bot import telegram_render as render
+from bot.telegram import render
 from index.answer import Answer, ArticleRef, Citation
-from index.articles import load_corpus
+from index.corpus.articles import load_corpus
 
 SEED_BODIES = [a.body for a in load_corpus(SEED_CORPUS)]
 # Text that stresses escaping and length counting: markup characters, entities, emoji (two

@@ -1,15 +1,14 @@
-"""Telegram HTML rendering (bot/telegram_render.py): escaping, tags, and the 4,096 limit."""
+"""Telegram HTML rendering (bot/telegram/render.py): escaping, tags, and the 4,096 limit."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
-
 from conftest import assert_exact_quotes, body_of
 from telegram_html import OUR_TAGS, TelegramHTMLError, parse_telegram_html, telegram_length
 
-from bot import telegram_render as render
+from bot.telegram import render
 from index.answer import Answer, ArticleRef, Citation
 
 
@@ -111,7 +110,7 @@ def test_source_view_quotes_the_passage(seed_bot, seed_dir):
 
 
 def test_cite_results_show_the_articles_own_words(seed_bot, seed_dir):
-    from index.cite import lookup_with_bot
+    from index.cite.lookup import lookup_with_bot
 
     exact = lookup_with_bot(seed_bot, "the United Nations-backed trust fund has raised only "
                                       "$21 million")

@@ -1,0 +1,62 @@
+"""`citebot cite`: where does a quote come from, and is it quoted right?"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from index import BadQuestion, UsageError
+
+from .. import render
+from .common import handle_errors, index_options, open_bot, read_stdin_lines
+
+
+def _render(result, fmt: str) -> str:
+    if fmt == "json":
+        return render.cite_json(result)
+    if fmt == "markdown":
+        return render.cite_markdown(result)
+    return render.cite_text(result)
+
+
+@click.command(name="cite")
+@click.argument("text", nargs=-1)
+@click.option("-n", "--limit", default=5, show_default=True, type=click.IntRange(1, 20),
+              help="At most this many close matches.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output (JSON Lines for stdin).")
+@click.option("--format", "fmt", type=click.Choice(render.FORMATS), default=None,
+              help="Output form: text (default), markdown (to paste) or json.")
+@index_options
+@handle_errors
+def cite_cmd(text, limit, as_json, fmt, corpus, index_dir, model):
+    """Find where a quote comes from and how its wording differs (stdin: one per line)."""
+    from index import lookup_with_bot
+
+    fmt = "json" if as_json else (fmt or "text")
+    bot = open_bot(corpus, index_dir, model)
+    if text:
+        click.echo(_render(lookup_with_bot(bot, " ".join(text), limit=limit), fmt))
+        return
+    if sys.stdin.isatty():
+        raise UsageError("no text to look up", fix='citebot cite "the words you have"')
+    bad = 0
+    for n, line in read_stdin_lines():
+        if line is not None and not line.strip():
+            continue
+        try:
+            if line is None:
+                raise BadQuestion(f"line {n} is not valid UTF-8 text")
+            click.echo(_render(lookup_with_bot(bot, line, limit=limit), fmt))
+        except BadQuestion as exc:
+            bad += 1
+            if fmt == "json":
+                import json
+
+                click.echo(json.dumps({"query": line, "error": str(exc)}, ensure_ascii=False))
+            else:
+                click.echo(f"citebot: error: line {n}: {exc}", err=True)
+        if fmt != "json":
+            click.echo("")  # a blank line between lookups
+        sys.stdout.flush()
+    sys.exit(2 if bad else 0)

@@ -1,0 +1,129 @@
+"""`citebot add`, `remove` and `list` (the core: index/ingest/add.py and index/ingest/admin.py)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .common import handle_errors, index_options, open_bot
+
+
+def _say(message: str) -> None:
+    click.echo(f"citebot: {message}", err=True)
+
+
+def _update_index(bot, as_json: bool) -> dict | None:
+    """Build the index of the changed corpus now (only new passages are embedded when the
+    embedding cache holds the others); returns the new manifest."""
+    manifest = bot.build(show_bars=sys.stderr.isatty())
+    if not as_json:
+        click.echo(f"indexed {manifest['articles']} articles, {manifest['passages']} passages "
+                   f"into {bot.config.index}")
+    return manifest
+
+
+@click.command("add", epilog=(
+    "Folders are searched for supported files. An article already in the corpus (same URL or "
+    "same text) is not added again; a file that cannot be used is reported and skipped. Exit "
+    "code 2 only when inputs failed and none was added or already there."))
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--title", help="Title (for one article).")
+@click.option("--source", "source_name", help="Source or outlet, e.g. 'The Clarity Times'.")
+@click.option("--published", help="Publication date, YYYY-MM-DD.")
+@click.option("--url", help="Address of the original (for one article).")
+@click.option("--language", help="Language code, e.g. en.")
+@click.option("--no-index", is_flag=True, help="Leave the index as it is (the next question "
+                                                "updates it).")
+@click.option("--json", "as_json", is_flag=True, help="JSON output: every outcome.")
+@index_options
+@handle_errors
+def add_cmd(paths, title, source_name, published, url, language, no_index, as_json,
+            corpus, index_dir, model):
+    """Add articles: HTML pages, PDFs, RSS/Atom feeds (file or URL), JSON Lines, .md, .txt."""
+    from index import add_articles
+
+    bot = open_bot(corpus, index_dir, model)
+    overrides = {"title": title, "source": source_name, "published": published, "url": url,
+                 "language": language}
+    report = add_articles(list(paths), bot.config.corpus, overrides=overrides, progress=_say)
+    if not as_json:
+        for o in report.outcomes:
+            if o.status == "added":
+                click.echo(f"added {o.article_id}: {o.title} ({o.origin})")
+            elif o.status == "duplicate":
+                click.echo(f"{o.origin}: {o.message}")
+        click.echo(f"{report.summary()} (corpus: {bot.config.corpus})")
+    manifest = None
+    if report.of("added"):
+        if no_index:
+            if not as_json:
+                click.echo("the index is updated by the next question (or `citebot index "
+                           "build`)")
+        else:
+            manifest = _update_index(bot, as_json)
+    if as_json:
+        out = report.to_dict()
+        out["index"] = ({"articles": manifest["articles"], "passages": manifest["passages"]}
+                        if manifest else None)
+        click.echo(json.dumps(out, ensure_ascii=False))
+    sys.exit(report.exit_code)
+
+
+@click.command("remove")
+@click.argument("article_ids", nargs=-1, required=True)
+@click.option("--no-index", is_flag=True, help="Leave the index as it is (the next question "
+                                                "updates it).")
+@index_options
+@handle_errors
+def remove_cmd(article_ids, no_index, corpus, index_dir, model):
+    """Remove articles from the corpus by id (`citebot list` shows the ids)."""
+    from index import IndexError_, article_files, read_manifest, remove_articles
+
+    bot = open_bot(corpus, index_dir, model)
+    for article_id, path in remove_articles(bot.config.corpus, list(article_ids)):
+        click.echo(f"removed {article_id} ({path})")
+    if no_index:
+        return
+    try:
+        read_manifest(bot.config.index)
+    except IndexError_:
+        return  # no index to keep up to date: the next question builds one
+    if article_files(bot.config.corpus):
+        _update_index(bot, as_json=False)
+    else:
+        click.echo("the corpus is now empty: add articles with `citebot add`")
+
+
+@click.command("list")
+@click.option("--json", "as_json", is_flag=True, help="JSON output (an array).")
+@index_options
+@handle_errors
+def list_cmd(as_json, corpus, index_dir, model):
+    """List the articles: id, date, source, passages and title."""
+    from index import list_articles
+
+    bot = open_bot(corpus, index_dir, model)
+    rows = list_articles(bot)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo(f"no articles in {bot.config.corpus} (add some with `citebot add`)")
+        return
+    w_id = max(len(r["id"]) for r in rows)
+    w_src = min(30, max([len(r["source"] or "-") for r in rows] + [6]))
+    click.echo(f"{'ID':{w_id}}  {'DATE':10}  {'SOURCE':{w_src}}  {'PASSAGES':>8}  TITLE")
+    for r in rows:
+        src = (r["source"] or "-")
+        src = src if len(src) <= w_src else src[: w_src - 1] + "…"
+        click.echo(f"{r['id']:{w_id}}  {r['published'] or '-':10}  {src:{w_src}}  "
+                   f"{r['passages']:>8}  {r['title']}")
+    click.echo(f"{len(rows)} articles, {sum(r['passages'] for r in rows)} passages")
+
+
+def register(cli: click.Group) -> None:
+    """Add these commands to the `citebot` group (bot/cli/__init__.py)."""
+    for command in (add_cmd, remove_cmd, list_cmd):
+        cli.add_command(command)

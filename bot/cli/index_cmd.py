@@ -1,0 +1,50 @@
+"""`citebot index build` and `citebot index info` (`index verify` is in verify.py)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .common import handle_errors, index_options, open_bot
+
+
+@click.group(name="index")
+def index_group():
+    """Build or describe the index."""
+
+
+@index_group.command()
+@index_options
+@handle_errors
+def build(corpus, index_dir, model):
+    """Build (or rebuild) the index of the corpus."""
+    bot = open_bot(corpus, index_dir, model)
+    manifest = bot.build(show_bars=sys.stderr.isatty())
+    click.echo(f"indexed {manifest['articles']} articles, {manifest['passages']} passages, "
+               f"{manifest['sentences']} sentences into {bot.config.index}")
+
+
+@index_group.command()
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@index_options
+@handle_errors
+def info(as_json, corpus, index_dir, model):
+    """Describe the index: model, size, corpus, and whether the corpus changed since."""
+    from index import read_manifest
+
+    bot = open_bot(corpus, index_dir, model)
+    manifest = read_manifest(bot.config.index)
+    stale = bot.is_stale(manifest)
+    info = {k: manifest.get(k) for k in ("model", "dim", "index_type", "articles", "passages",
+                                         "sentences", "corpus_dir", "built_at", "generation",
+                                         "format_version")}
+    info.update(index_dir=str(bot.config.index), corpus_changed=stale)
+    if as_json:
+        click.echo(json.dumps(info, ensure_ascii=False))
+        return
+    for key, value in info.items():
+        click.echo(f"{key:15} {value}")
+    if stale:
+        click.echo("the corpus changed since this build: run `citebot index build`")

@@ -1,0 +1,322 @@
+"""Citation lookups: where does a quote come from, and is it quoted right?
+
+API (what front ends call)::
+
+    from index.cite.lookup import lookup, lookup_with_bot
+    result = lookup(store, text, limit=5, embedder=None)   # store: a loaded IndexStore
+    result = lookup_with_bot(bot, text, limit=5)           # bot: an engine.Citebot
+    result.kind        # "exact" | "close" | "none"
+    result.matches     # list[CiteMatch], best first ([] for "none")
+    result.to_dict()   # {"query", "kind", "total", "matches": [m.to_dict(), ...]}
+
+Each ``CiteMatch`` has ``id`` (citation id of the passage where the quote starts, e.g.
+``mss-renewal:p3``; ``source`` accepts it, and ``<article>:<start>-<end>`` as well), ``article``
+(an ArticleRef), ``paragraph``, ``quote``, ``start``, ``end`` (``quote == body[start:end]``,
+always the article's own wording), ``exact``, ``similarity`` (1.0 for exact matches) and
+``diff`` (list of cite_diff.DiffOp, word by word, empty for exact matches).
+
+- **exact**: the text occurs in an article up to whitespace, curly/straight quotes, dashes and
+  case (see cite_diff) -> every occurrence (up to MAX_EXACT; ``total`` counts them all). A match
+  must start and end on word boundaries ("art" is not found in "party"). Surrounding quotation
+  marks are ignored; if the text as given has no occurrence, it is tried again without its
+  outer punctuation (a final "." the article has as ","). No embedding model is needed.
+- **close**: otherwise the best sentences and adjacent sentence pairs (a two-sentence
+  paraphrase), ranked by similarity = W_DENSE * cosine + W_LEX * lexical, at most ``limit``,
+  overlapping candidates removed. ``embedder`` embeds the text (the index's model; it may be a
+  zero-argument callable, called only when needed). Without one, similarity is lexical alone.
+- **none**: the best similarity is below CUTOFF (LEX_CUTOFF without an embedder); calibrated
+  on paraphrases vs sentences from outside the corpus (README, "Citation lookups").
+
+Raises ``BadQuestion`` (a UsageError, exit code 2) for empty, over-long or wordless text.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+import weakref
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..answer import ArticleRef
+from ..errors import BadQuestion
+from ..search.lexical import idf, tokenize
+from ..store.store import IndexStore
+from .diff import DiffOp, is_wordish, normalize, normalize_map, word_diff
+
+MAX_TEXT_CHARS = 5000      # a pasted paragraph or two; longer is not a quote lookup
+MAX_EXACT = 100            # occurrences returned (all are counted in ``total``)
+W_DENSE, W_LEX = 0.6, 0.4  # similarity = W_DENSE * cosine + W_LEX * lexical
+CUTOFF = 0.42              # below: "none" (calibrated, see README)
+LEX_CUTOFF = 0.30          # the same without an embedder (lexical similarity alone)
+RELATIVE = 0.75            # further close matches need this share of the best similarity
+DENSE_CANDIDATES = 30      # singles and pairs taken by cosine before lexical re-scoring
+BM25_PASSAGES = 10         # passages taken by BM25 whose sentences are candidates too
+
+_OUTER_QUOTES = "\"'“”‘’«»„‚ \t\r\n"
+_OUTER_PUNCT = ".,;:!?…()[]{}-–—\"'“”‘’«»„‚ \t\r\n"
+
+
+@dataclass
+class CiteMatch:
+    """One place an article says it: ``quote == article body[start:end]``."""
+
+    id: str
+    article: ArticleRef
+    paragraph: int | None
+    quote: str
+    start: int
+    end: int
+    exact: bool
+    similarity: float
+    diff: list[DiffOp] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "article": self.article.to_dict(), "paragraph": self.paragraph,
+                "quote": self.quote, "start": self.start, "end": self.end, "exact": self.exact,
+                "similarity": round(float(self.similarity), 4),
+                "diff": [d.to_dict() for d in self.diff]}
+
+
+@dataclass
+class CiteResult:
+    """The answer to a lookup: ``kind`` is exact, close or none."""
+
+    query: str
+    kind: str
+    matches: list[CiteMatch] = field(default_factory=list)
+    total: int = 0  # exact: occurrences found (matches holds at most MAX_EXACT)
+
+    def to_dict(self) -> dict:
+        return {"query": self.query, "kind": self.kind, "total": self.total,
+                "matches": [m.to_dict() for m in self.matches]}
+
+
+def clean_text(text: str | None) -> str:
+    """The text to look up: control characters out, outer quotation marks and space off."""
+    if text is None:
+        raise BadQuestion("the text to look up is empty")
+    t = "".join(" " if unicodedata.category(ch) == "Cc" and ch not in "\n\t" else ch
+                for ch in text)
+    t = t.strip(_OUTER_QUOTES)
+    if not t.strip():
+        raise BadQuestion("the text to look up is empty")
+    if len(t) > MAX_TEXT_CHARS:
+        raise BadQuestion(f"the text is too long ({len(t)} characters; the limit is "
+                          f"{MAX_TEXT_CHARS})")
+    if not any(ch.isalnum() for ch in t):
+        raise BadQuestion("the text has no words to look up")
+    return t
+
+
+# -- per-store data, computed once per loaded index ------------------------------------------
+
+class _StoreData:
+    """Normalized bodies (lazily, per article) and the sentence table of one IndexStore."""
+
+    def __init__(self, store: IndexStore):
+        self.store = store
+        self.folded: dict[str, str] = {}
+        self.normalized: dict[str, tuple[str, list[int]]] = {}
+        self._sentences = None
+        self._by_article: dict[str, list] | None = None
+
+    def passages_of(self, article_id: str) -> list:
+        """The passages of one article, in order."""
+        if self._by_article is None:
+            self._by_article = {}
+            for p in self.store.passages:
+                self._by_article.setdefault(p.article_id, []).append(p)
+        return self._by_article.get(article_id, [])
+
+    def folded_body(self, article_id: str) -> str:
+        """NFKD + casefold of a body: a cheap, C-speed prefilter for exact lookups."""
+        if article_id not in self.folded:
+            body = self.store.article_by_id[article_id].body
+            self.folded[article_id] = unicodedata.normalize("NFKD", body).casefold()
+        return self.folded[article_id]
+
+    def normalized_body(self, article_id: str) -> tuple[str, list[int]]:
+        if article_id not in self.normalized:
+            self.normalized[article_id] = normalize_map(self.store.article_by_id[article_id].body)
+        return self.normalized[article_id]
+
+    def sentences(self):
+        """(passage index, start, end) per sentence row, pair validity and pair norms."""
+        if self._sentences is None:
+            rows = [(i, s, e) for i, p in enumerate(self.store.passages) for s, e in p.sentences]
+            vecs = np.asarray(self.store.sentence_vectors, dtype=np.float32)
+            n = len(rows)
+            # A pair is two consecutive sentences of one article with only space between them
+            # (not across a heading). Its vector is the normalized sum of the two.
+            ok = np.zeros(max(n - 1, 0), dtype=bool)
+            for r in range(n - 1):
+                (pa, _, e1), (pb, s2, _) = rows[r], rows[r + 1]
+                a = self.store.passages[pa].article_id
+                if a == self.store.passages[pb].article_id and \
+                        not self.store.article_by_id[a].body[e1:s2].strip():
+                    ok[r] = True
+            dots = np.einsum("ij,ij->i", vecs[:-1], vecs[1:]) if n > 1 else np.zeros(0)
+            norms = np.sqrt(np.maximum(2.0 + 2.0 * dots, 1e-6)).astype(np.float32)
+            self._sentences = (rows, vecs, ok, norms, {})
+        return self._sentences
+
+
+_DATA: weakref.WeakKeyDictionary[IndexStore, _StoreData] = weakref.WeakKeyDictionary()
+
+
+def _data(store: IndexStore) -> _StoreData:
+    d = _DATA.get(store)
+    if d is None:
+        d = _DATA[store] = _StoreData(store)
+    return d
+
+
+def _passage_at(store: IndexStore, article_id: str, start: int, end: int):
+    """The passage where [start, end) begins, else the first it overlaps (a heading quoted)."""
+    inside = [p for p in _data(store).passages_of(article_id) if p.start < end and start < p.end]
+    for p in inside:
+        if p.start <= start < p.end:
+            return p
+    return inside[0] if inside else None
+
+
+def _match(store: IndexStore, article_id: str, start: int, end: int, exact: bool,
+           similarity: float, diff=None) -> CiteMatch:
+    article = store.article_by_id[article_id]
+    p = _passage_at(store, article_id, start, end)
+    return CiteMatch(id=p.id if p else f"{article_id}:{start}-{end}",
+                     article=ArticleRef(**article.meta()), paragraph=p.paragraph if p else None,
+                     quote=article.body[start:end], start=start, end=end, exact=exact,
+                     similarity=similarity, diff=diff or [])
+
+
+# -- exact -----------------------------------------------------------------------------------
+
+def _longest_ascii_word(norm: str) -> str:
+    words = [w for w in "".join(c if c.isascii() and c.isalnum() else " " for c in norm).split()]
+    return max(words, key=len) if words else ""
+
+
+def find_exact(store: IndexStore, text: str) -> list[tuple[str, int, int]]:
+    """Every (article id, start, end) where ``text`` occurs, up to normalization."""
+    needle = normalize(text)
+    if not needle:
+        return []
+    data = _data(store)
+    probe = _longest_ascii_word(needle)
+    starts_word, ends_word = is_wordish(needle[0]), is_wordish(needle[-1])
+    found = []
+    for article in store.articles:
+        if probe and probe not in data.folded_body(article.id):
+            continue  # cannot hold the text: skip normalizing it
+        norm, idx = data.normalized_body(article.id)
+        pos = norm.find(needle)
+        while pos >= 0:
+            end = pos + len(needle)
+            if not (starts_word and pos > 0 and is_wordish(norm[pos - 1])) and \
+                    not (ends_word and end < len(norm) and is_wordish(norm[end])):
+                found.append((article.id, idx[pos], idx[end - 1] + 1))
+            pos = norm.find(needle, pos + 1)
+    return found
+
+
+# -- close -----------------------------------------------------------------------------------
+
+def _lexical(weights: dict[str, float], stems: set[str]) -> float:
+    """Share of the text's term weight the candidate holds, a little less for a long one."""
+    total = sum(weights.values())
+    if not total or not stems:
+        return 0.0
+    recall = sum(w for t, w in weights.items() if t in stems) / total
+    precision = sum(1 for t in stems if t in weights) / len(stems)
+    return recall * (0.75 + 0.25 * precision)
+
+
+def find_close(store: IndexStore, text: str, limit: int = 5, embedder=None,
+               cutoff: float | None = None) -> list[tuple[str, int, int, float]]:
+    """Best sentences or sentence pairs for ``text``: (article id, start, end, similarity)."""
+    rows, vecs, pair_ok, pair_norms, stem_cache = _data(store).sentences()
+    if not rows:
+        return []
+    tokens = tokenize(text)
+    n_docs = max(1, len(store.passages))
+    weights = {t: idf(store.doc_freq.get(t, 0), n_docs) for t in dict.fromkeys(tokens)}
+    # Cosine of every sentence and pair: one matrix product (a pair's vector is the
+    # normalized sum of its sentences', so its cosine comes from theirs).
+    single = np.zeros(len(rows), dtype=np.float32)
+    if embedder is not None:
+        q = np.asarray(embedder.encode_query(text), dtype=np.float32).reshape(-1)
+        single = vecs @ q
+    pair = np.where(pair_ok, (single[:-1] + single[1:]) / pair_norms, -1.0)
+    cand: set[tuple[int, int]] = set()  # (first row, last row)
+    if embedder is not None:
+        cand |= {(int(r), int(r)) for r in np.argsort(-single)[:DENSE_CANDIDATES]}
+        cand |= {(int(r), int(r) + 1) for r in np.argsort(-pair)[:DENSE_CANDIDATES]
+                 if pair_ok[r]}
+    if tokens:  # the sentences of the best BM25 passages too: wording the model may miss
+        bm = store.bm25_scores(tokens)
+        top = {int(i) for i in np.argsort(-bm)[:BM25_PASSAGES] if bm[i] > 0}
+        for r, (pi, _, _) in enumerate(rows):
+            if pi in top:
+                cand.add((r, r))
+                if r < len(pair_ok) and pair_ok[r]:
+                    cand.add((r, r + 1))
+    scored = []
+    for r1, r2 in cand:
+        cos = float(single[r1]) if r1 == r2 else float(pair[r1])
+        stems = set()
+        for r in range(r1, r2 + 1):
+            if r not in stem_cache:
+                pi, s, e = rows[r]
+                body = store.article_by_id[store.passages[pi].article_id].body
+                stem_cache[r] = set(tokenize(body[s:e]))
+            stems |= stem_cache[r]
+        lex = _lexical(weights, stems)
+        sim = W_DENSE * cos + W_LEX * lex if embedder is not None else lex
+        scored.append((sim, r1, r2))
+    scored.sort(key=lambda x: (-x[0], x[2] - x[1], x[1]))
+    cutoff = (CUTOFF if embedder is not None else LEX_CUTOFF) if cutoff is None else cutoff
+    out, used = [], set()
+    for sim, r1, r2 in scored:
+        if len(out) >= limit or sim < cutoff or (out and sim < RELATIVE * out[0][3]):
+            break
+        if used & set(range(r1, r2 + 1)):
+            continue  # overlaps a better candidate
+        used |= set(range(r1, r2 + 1))
+        p1 = rows[r1][0]
+        out.append((store.passages[p1].article_id, rows[r1][1], rows[r2][2], sim))
+    return out
+
+
+# -- the lookup ------------------------------------------------------------------------------
+
+def lookup(store: IndexStore, text: str, limit: int = 5, embedder=None) -> CiteResult:
+    """Find where ``text`` comes from: exact occurrences, else close sentences, else none."""
+    given = clean_text(text)
+    limit = max(1, int(limit))
+    found = find_exact(store, given)
+    if not found:
+        bare = given.strip(_OUTER_PUNCT)
+        if bare and bare != given and any(ch.isalnum() for ch in bare):
+            found = find_exact(store, bare)
+    if found:
+        return CiteResult(query=given, kind="exact", total=len(found),
+                          matches=[_match(store, a, s, e, True, 1.0)
+                                   for a, s, e in found[:MAX_EXACT]])
+    if callable(embedder) and not hasattr(embedder, "encode_query"):
+        embedder = embedder()  # a factory: the model loads only now that it is needed
+    close = find_close(store, given, limit=limit, embedder=embedder)
+    if not close:
+        return CiteResult(query=given, kind="none")
+    matches = [_match(store, a, s, e, False, sim,
+                      word_diff(given, store.article_by_id[a].body, s, e))
+               for a, s, e, sim in close]
+    return CiteResult(query=given, kind="close", matches=matches, total=len(matches))
+
+
+def lookup_with_bot(bot, text: str, limit: int = 5) -> CiteResult:
+    """``lookup`` on a Citebot's index; its question embedder loads only for close lookups."""
+    store = bot.store
+    return lookup(store, text, limit=limit,
+                  embedder=lambda: bot.question_embedder(store.manifest))

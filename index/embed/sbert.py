@@ -1,0 +1,63 @@
+"""sentence-transformers (torch) for indexing, and the choice between it and its ONNX export."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UsageError
+from .base import Embedder, model_fingerprint, resolve_model
+from .onnx import OnnxEmbedder, cached_export, ensure_export
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """sentence-transformers on the CPU; importing it costs seconds, so it happens on first use."""
+
+    def __init__(self, model: str | None = None):
+        self.name, self.location = resolve_model(model)
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download at run time
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        try:
+            import transformers
+
+            transformers.utils.logging.disable_progress_bar()
+            from sentence_transformers import SentenceTransformer
+
+            self.model = SentenceTransformer(self.location, device="cpu")
+        except Exception as exc:  # noqa: BLE001 - many loader errors, one message
+            raise UsageError(f"cannot load the embedding model {model or self.name!r}: "
+                             f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
+                             fix="set --model / CITEBOT_MODEL to a sentence-transformers "
+                                 "model folder") from exc
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or \
+            self.model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
+        self.fingerprint = model_fingerprint(self.location)
+
+    def onnx_export(self):
+        """A folder with this model exported to ONNX (cached per model; None when unsupported)."""
+        return ensure_export(self)
+
+    def encode(self, texts, batch_size=64, show_progress=False):
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vecs = self.model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True,
+                                 normalize_embeddings=True, show_progress_bar=show_progress)
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+
+def indexing_embedder(model: str | None) -> Embedder:
+    """What builds an index: ONNX from the export cache (no torch), else sentence-transformers,
+    which exports the model for next time."""
+    name, location = resolve_model(model)
+    found = cached_export(model_fingerprint(location))
+    if found:
+        return OnnxEmbedder(found, name=name, spinning=True)
+    st = SentenceTransformerEmbedder(model)
+    folder = ensure_export(st, fallback_root=Path(tempfile.gettempdir()) / "citebot-onnx")
+    return OnnxEmbedder(folder, name=name, spinning=True) if folder else st

@@ -1,0 +1,411 @@
+"""The index on disk: FAISS (passages), sentence vectors, BM25, the passage table and a manifest.
+
+Layout of an index folder::
+
+    manifest.json   names the current generation; size, sha256 and stat stamp of each file
+    gen-<id>/       one complete build: faiss.index, sentences.npy, bm25/, the passage table
+                    (table.py) and onnx/ (the question encoder, onnx_embed.py)
+    cache/          embeddings of earlier builds (cache.py)
+
+A build writes a new generation, then replaces ``manifest.json`` with ``os.replace``: a reader
+sees the old index or the new one, never half of each.
+
+Integrity. Every file's sha256 is taken at build. At load every file's size is checked, and every
+file up to ALWAYS_HASH_BYTES is hashed again; a larger file is hashed again unless its stat stamp
+(inode, mtime, ctime) is still the one recorded at build, i.e. nothing has written to it since
+it was hashed (a process can set mtime back, not ctime). A copied, restored or edited file is
+therefore always re-hashed before use; what a stamp cannot see is silent media corruption of a
+large file, which ``IndexStore(verify="full")`` / `citebot index verify` checks. This keeps a
+one-million-passage index (gigabytes) loading in under a second without trusting a changed file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..corpus.articles import Article
+from ..corpus.passages import Passage
+from ..errors import IndexCorrupt, IndexMismatch, IndexMissing
+
+FORMAT_VERSION = 2  # 2: compact passage table (table.py), stat stamps, ONNX question encoder
+MANIFEST = "manifest.json"
+KEEP_GENERATIONS = 2  # the current one and the one before, for readers still holding it
+ALWAYS_HASH_BYTES = 128 << 20  # files up to this size are re-hashed at every load (~75 ms)
+# Exact search up to FLAT_MAX passages (~1 ms a question), HNSW above; its parameters and the
+# search depth by size were chosen with benchmarks/bench_scale.py (docs/benchmarks.md): recall@10
+# against exact search 0.99 at 100k with efSearch 128, 0.97-0.98 at 1M with 512, ~1 ms.
+FLAT_MAX = 20_000
+HNSW = {"M": 16, "efConstruction": 64, "efSearch": 128}
+HNSW_DEEP_ABOVE, HNSW_DEEP_EF = 250_000, 512
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _stamp(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_ino, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_json_atomic(path: Path, data) -> None:
+    """Write JSON to a temporary file in the same folder, fsync, then rename over ``path``."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def read_manifest(index_dir: Path) -> dict:
+    """The manifest of an index folder, or IndexMissing / IndexCorrupt."""
+    path = Path(index_dir) / MANIFEST
+    if not path.exists():
+        raise IndexMissing(f"no index at {index_dir}")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexCorrupt(f"the index manifest {path} is unreadable ({type(exc).__name__})") from None
+    if not isinstance(manifest, dict) or "generation" not in manifest:
+        raise IndexCorrupt(f"the index manifest {path} is not a citebot manifest")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatch(f"the index at {index_dir} has format version "
+                            f"{manifest.get('format_version')!r}, this citebot reads "
+                            f"{FORMAT_VERSION}")
+    return manifest
+
+
+@dataclass
+class BuildData:
+    """Everything a build produces, ready to be written as one generation."""
+
+    articles: list[Article]
+    passages: list[Passage]
+    passage_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+    bm25: object  # a bm25s.BM25 retriever
+    doc_freq: dict[str, int]  # unused on disk: derived from the BM25 index (DocFreq)
+    manifest: dict
+    extra_files: dict[str, Path] = field(default_factory=dict)  # name in gen -> file to copy
+    index_type: str | None = None  # None: chosen by size (choose_index_type)
+
+
+def choose_index_type(n_passages: int) -> str:
+    """Exact search while it is fast (FLAT_MAX), HNSW above."""
+    return "flat" if n_passages <= FLAT_MAX else "hnsw"
+
+
+def faiss_index_for(vectors: np.ndarray, index_type: str | None = None):
+    """A FAISS inner-product index over ``vectors``: (index, description for the manifest)."""
+    import faiss
+
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    dim = vectors.shape[1]
+    index_type = index_type or choose_index_type(len(vectors))
+    if index_type == "flat":
+        index, info = faiss.IndexFlatIP(dim), {}
+    elif index_type == "hnsw":
+        info = dict(HNSW)
+        if len(vectors) > HNSW_DEEP_ABOVE:  # a bigger graph needs a deeper search
+            info["efSearch"] = HNSW_DEEP_EF
+        index = faiss.IndexHNSWFlat(dim, info["M"], faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = info["efConstruction"]
+        index.hnsw.efSearch = info["efSearch"]
+    else:
+        raise ValueError(f"unknown index type {index_type!r}")
+    if len(vectors):
+        index.add(vectors)
+    return index, {"index_type": index_type, "faiss": info}
+
+
+def write_generation(index_dir: Path, data: BuildData) -> dict:
+    """Write a complete generation, then switch the manifest to it."""
+    import faiss
+
+    from .table import write_table
+
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    gen = f"gen-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    tmp_dir = index_dir / f".{gen}.tmp"
+    tmp_dir.mkdir()
+    try:
+        index, info = faiss_index_for(data.passage_vectors, data.index_type)
+        faiss.write_index(index, str(tmp_dir / "faiss.index"))
+        del index
+        np.save(tmp_dir / "sentences.npy", np.asarray(data.sentence_vectors, dtype=np.float32))
+        write_table(tmp_dir, data.articles, data.passages)
+        data.bm25.save(str(tmp_dir / "bm25"))
+        for rel, src in data.extra_files.items():
+            (tmp_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, tmp_dir / rel)
+        files = {}
+        for path in sorted(tmp_dir.rglob("*")):
+            if path.is_file():
+                with open(path, "rb") as fh:
+                    os.fsync(fh.fileno())
+                files[path.relative_to(tmp_dir).as_posix()] = {
+                    "sha256": _sha256(path), "size": path.stat().st_size, "stamp": _stamp(path)}
+        _fsync_dir(tmp_dir)
+        os.replace(tmp_dir, index_dir / gen)  # renaming the folder leaves its files' stamps
+        _fsync_dir(index_dir)
+    except BaseException:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
+    manifest = {**data.manifest, **info, "format_version": FORMAT_VERSION, "generation": gen,
+                "files": files, "passages": len(data.passages),
+                "sentences": int(len(data.sentence_vectors)), "articles": len(data.articles)}
+    write_json_atomic(index_dir / MANIFEST, manifest)
+    _prune(index_dir, gen)
+    return manifest
+
+
+def _prune(index_dir: Path, current: str) -> None:
+    gens = sorted((p for p in index_dir.iterdir() if p.is_dir() and p.name.startswith("gen-")),
+                  key=lambda p: p.stat().st_mtime)
+    keep = {current} | {p.name for p in gens[-KEEP_GENERATIONS:]}
+    for p in gens:
+        if p.name not in keep:
+            shutil.rmtree(p, ignore_errors=True)
+    for p in index_dir.glob(".gen-*.tmp"):  # leftovers of a killed build
+        if time.time() - p.stat().st_mtime > 3600:
+            shutil.rmtree(p, ignore_errors=True)
+
+
+class Bm25Arrays:
+    """A BM25 index as bm25s saves it, read without importing bm25s (which pulls in scipy: 0.2 s
+    on every one-shot question): one column of precomputed scores per term, memory-mapped.
+    ``vocab_dict`` and ``scores`` have bm25s's names and meaning."""
+
+    METHODS = ("lucene", "robertson", "atire")  # those without a non-occurrence array
+
+    def __init__(self, folder: Path):
+        folder = Path(folder)
+        params = _load_json(folder / "params.index.json")
+        if params.get("method") not in self.METHODS:
+            raise ValueError(f"BM25 method {params.get('method')!r} is not supported")
+        self.vocab_dict = _load_json(folder / "vocab.index.json")
+        self.scores = {name: np.load(folder / f"{name}.csc.index.npy", mmap_mode="r")
+                       for name in ("data", "indices", "indptr")}
+        self.scores["num_docs"] = int(params["num_docs"])
+        # bm25s adds an empty-string term with no column: one column per other term.
+        if len(self.scores["indptr"]) - 1 not in (len(self.vocab_dict), len(self.vocab_dict) - 1):
+            raise ValueError("BM25 vocabulary and score columns disagree")
+
+
+def _load_json(path: Path):
+    try:
+        import orjson  # a million-term vocabulary loads 3x faster
+    except ImportError:  # pragma: no cover
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    with open(path, "rb") as fh:
+        return orjson.loads(fh.read())
+
+
+class DocFreq(Mapping):
+    """Passage frequency of a BM25 term, read off the BM25 index (one posting list per term)."""
+
+    def __init__(self, store: IndexStore):
+        self._store = store
+
+    def __getitem__(self, term: str) -> int:
+        bm25 = self._store.bm25
+        tid = bm25.vocab_dict[term]
+        indptr = bm25.scores["indptr"]
+        return int(indptr[tid + 1] - indptr[tid]) if tid + 1 < len(indptr) else 0
+
+    def __iter__(self):
+        return (t for t in self._store.bm25.vocab_dict if t not in ("", "\x00"))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class IndexStore:
+    """A loaded index: articles, passages, FAISS, sentence vectors and BM25, checked on load.
+
+    ``verify``: True (sizes, and hashes as the module docstring says), "full" (every hash),
+    False (nothing: for tools that only count).
+    """
+
+    def __init__(self, index_dir: Path, verify: bool | str = True):
+        for attempt in range(3):
+            try:
+                self._load(Path(index_dir), verify)
+                return
+            except IndexCorrupt:
+                # A build may have switched to a new generation and pruned this one while it
+                # was being read: that is not damage, so read the new one. Damage stays put.
+                if attempt == 2 or read_manifest(Path(index_dir)).get("generation") == \
+                        self.manifest.get("generation"):
+                    raise
+
+    def _load(self, index_dir: Path, verify: bool | str) -> None:
+        import faiss
+
+        from .table import Table
+
+        self.index_dir = index_dir
+        self.manifest = read_manifest(self.index_dir)
+        self.gen_dir = self.index_dir / self.manifest["generation"]
+        self.hashed: list[str] = []  # files hashed by this load (tests and benchmarks read it)
+        if verify:
+            self.verify(full=verify == "full")
+        try:
+            self.table = Table(self.gen_dir)
+            # Memory-mapped vectors: opening is instant whatever the size; pages load on use.
+            self.faiss = faiss.read_index(str(self.gen_dir / "faiss.index"),
+                                          faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+            if self.manifest.get("index_type") == "hnsw":
+                self.faiss.hnsw.efSearch = int((self.manifest.get("faiss") or {}).get(
+                    "efSearch", HNSW["efSearch"]))
+            self.sentence_vectors = np.load(self.gen_dir / "sentences.npy", mmap_mode="r")
+        except Exception as exc:  # noqa: BLE001 - whatever the reader raised, it is damage
+            raise IndexCorrupt(f"the index at {self.index_dir} cannot be read "
+                               f"({type(exc).__name__})") from exc
+        self.articles = self.table.articles
+        self.article_by_id = self.table.article_by_id
+        self.passages = self.table.passages
+        self.passage_by_id = self.table.passage_by_id
+        self.sentence_offsets = self.table.sentence_offsets
+        if (self.faiss.ntotal != len(self.passages)
+                or len(self.sentence_vectors) != int(self.sentence_offsets[-1])
+                or self.manifest.get("passages") != len(self.passages)
+                or self.manifest.get("articles") != len(self.articles)):
+            raise IndexCorrupt(f"the index at {self.index_dir} does not match its passage table")
+        self._bm25 = None
+        self._local = threading.local()  # bm25_top's score buffer, one per thread
+        self.doc_freq = DocFreq(self)
+
+    def verify(self, full: bool = False) -> None:
+        """Check the generation's files against the manifest (see the module docstring)."""
+        files = self.manifest.get("files") or {}
+        if not files:
+            raise IndexCorrupt(f"the index manifest at {self.index_dir} lists no files")
+        for rel, info in files.items():
+            path = self.gen_dir / rel
+            if not path.is_file():
+                raise IndexCorrupt(f"index file {rel} is missing from {self.gen_dir}")
+            size = path.stat().st_size
+            if size != info.get("size"):
+                raise IndexCorrupt(f"index file {rel} is damaged (size {size}, "
+                                   f"expected {info.get('size')})")
+            unchanged = info.get("stamp") is not None and _stamp(path) == info["stamp"]
+            if full or size <= ALWAYS_HASH_BYTES or not unchanged:
+                self.hashed.append(rel)
+                if _sha256(path) != info.get("sha256"):
+                    raise IndexCorrupt(f"index file {rel} is damaged (checksum mismatch)")
+
+    @property
+    def bm25(self) -> Bm25Arrays:
+        """The BM25 index, loaded on first use (memory-mapped)."""
+        if self._bm25 is None:
+            try:
+                self._bm25 = Bm25Arrays(self.gen_dir / "bm25")
+            except Exception as exc:  # noqa: BLE001
+                raise IndexCorrupt(f"the BM25 index at {self.gen_dir} cannot be read") from exc
+            if self._bm25.scores["num_docs"] != len(self.passages):
+                raise IndexCorrupt(f"the BM25 index at {self.gen_dir} does not match its "
+                                   f"passage table")
+        return self._bm25
+
+    @property
+    def dim(self) -> int:
+        return int(self.manifest["dim"])
+
+    @property
+    def model(self) -> str:
+        return self.manifest["model"]
+
+    def sentence_rows(self, passage_idx: int) -> tuple[int, int]:
+        """The rows of ``sentence_vectors`` that belong to a passage."""
+        return int(self.sentence_offsets[passage_idx]), int(self.sentence_offsets[passage_idx + 1])
+
+    def article_rows(self, article_id: str) -> range:
+        """The passage rows of one article, in paragraph order (KeyError if unknown)."""
+        return self.table.article_rows(article_id)
+
+    def dense_search(self, qvec: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k passages by cosine similarity: (indices, scores)."""
+        k = min(k, self.faiss.ntotal)
+        if k <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        scores, idx = self.faiss.search(np.ascontiguousarray(qvec.reshape(1, -1),
+                                                             dtype=np.float32), k)
+        keep = idx[0] >= 0
+        return idx[0][keep], scores[0][keep]
+
+    def _postings(self, tokens: list[str]):
+        bm25 = self.bm25
+        vocab, sc = bm25.vocab_dict, bm25.scores
+        for t in tokens:
+            tid = vocab.get(t)
+            if tid is not None and tid + 1 < len(sc["indptr"]):
+                lo, hi = int(sc["indptr"][tid]), int(sc["indptr"][tid + 1])
+                yield sc["indices"][lo:hi], sc["data"][lo:hi]
+
+    def bm25_scores(self, tokens: list[str]) -> np.ndarray:
+        """BM25 score of every passage for already tokenized (stemmed) query terms."""
+        scores = np.zeros(len(self.passages), dtype=np.float32)
+        for docs, vals in self._postings(tokens):
+            scores[docs] += vals  # a posting list names each passage once: no np.add.at
+        return scores
+
+    def bm25_top(self, tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The k best passages by BM25: (indices, scores), best first; only matches.
+
+        Work is proportional to the query terms' posting lists, not to the index: scores add
+        up in a per-thread buffer that is cleared again where it was written, and the top k
+        are picked among the postings (at 1M passages: ~1 ms instead of ~6 ms).
+        """
+        postings = list(self._postings(tokens))
+        if not postings or k <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        buf = getattr(self._local, "buf", None)
+        if buf is None:
+            buf = self._local.buf = np.zeros(len(self.passages), dtype=np.float32)
+        try:
+            for docs, vals in postings:
+                buf[docs] += vals
+            cat = np.concatenate([d for d, _ in postings])
+            # A passage appears once per matching term with its full score: the best
+            # k * terms entries hold the best k distinct passages.
+            m = min(len(cat), k * len(postings))
+            top = np.argpartition(-buf[cat], m - 1)[:m] if len(cat) > m else slice(None)
+            cand = np.unique(cat[top])
+            cand = cand[np.argsort(-buf[cand], kind="stable")][:k]
+            return cand.astype(np.int64), buf[cand].copy()
+        finally:
+            for docs, _ in postings:
+                buf[docs] = 0.0

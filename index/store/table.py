@@ -1,0 +1,173 @@
+"""The passage table on disk: numpy arrays for passages and sentences, article bodies read lazily.
+
+A JSON table of a million passages takes seconds and gigabytes to load; this one is opened in
+milliseconds (memory-mapped arrays) and reads an article's body only when it is quoted::
+
+    articles.json   article metadata (no bodies) and the distinct headings
+    passages.npy    int64 rows: article index, paragraph, start, end, heading index (-1: none),
+                    first sentence row
+    spans.npy       int64 rows: sentence start, end (character offsets into the body)
+    bodies.bin      the article bodies, UTF-8, one after the other (byte ranges in articles.json)
+
+Passages are stored article by article with paragraphs 1..n in order, so a citation id
+``<article>:p<n>`` maps to a row without any lookup table.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..corpus.articles import Article
+from ..corpus.passages import Passage
+
+TABLE_FILES = ("articles.json", "passages.npy", "spans.npy", "bodies.bin")
+_ARTICLE, _PARAGRAPH, _START, _END, _HEADING, _FIRST = range(6)
+
+
+def write_table(folder: Path, articles: list[Article], passages: list[Passage]) -> None:
+    """Write the table files of a generation folder."""
+    folder = Path(folder)
+    index_of = {a.id: i for i, a in enumerate(articles)}
+    headings: dict[str, int] = {}
+    rows = np.zeros((len(passages), 6), dtype=np.int64)
+    n_sent = sum(len(p.sentences) for p in passages)
+    spans = np.zeros((n_sent, 2), dtype=np.int64)
+    row, last_art, last_para = 0, -1, 0
+    for i, p in enumerate(passages):
+        art = index_of[p.article_id]
+        expected = last_para + 1 if art == last_art else 1
+        if art < last_art or p.paragraph != expected:
+            raise ValueError(f"passages out of order at {p.id}: articles in order, "
+                             f"paragraphs 1..n")
+        last_art, last_para = art, p.paragraph
+        head = -1 if p.heading is None else headings.setdefault(p.heading, len(headings))
+        rows[i] = (art, p.paragraph, p.start, p.end, head, row)
+        if p.sentences:
+            spans[row:row + len(p.sentences)] = p.sentences
+        row += len(p.sentences)
+    np.save(folder / "passages.npy", rows)
+    np.save(folder / "spans.npy", spans)
+    meta, offset = [], 0
+    with open(folder / "bodies.bin", "wb") as fh:
+        for a in articles:
+            data = a.body.encode("utf-8", "surrogatepass")
+            fh.write(data)
+            meta.append({**a.meta(), "language": a.language, "extra": a.extra, "path": a.path,
+                         "body": [offset, len(data)]})
+            offset += len(data)
+    with open(folder / "articles.json", "w", encoding="utf-8") as fh:
+        json.dump({"articles": meta, "headings": list(headings)}, fh, ensure_ascii=False)
+
+
+class StoredArticle(Article):
+    """An Article whose body is read from ``bodies.bin`` the first time it is used."""
+
+    def __init__(self, reader, span, **meta):
+        self._reader, self._span, self._body = reader, span, None
+        for key in ("id", "title", "source", "published", "url", "language", "path"):
+            setattr(self, key, meta.get(key))
+        self.extra = meta.get("extra") or {}
+
+    @property
+    def body(self) -> str:
+        if self._body is None:
+            self._body = self._reader(*self._span)
+        return self._body
+
+    @body.setter
+    def body(self, value: str) -> None:
+        self._body = value
+
+
+class PassageList(Sequence):
+    """``Passage`` objects made on access from the memory-mapped rows."""
+
+    def __init__(self, table: Table):
+        self._t = table
+
+    def __len__(self) -> int:
+        return len(self._t.rows)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        n = len(self)
+        i = int(i)
+        if not -n <= i < n:
+            raise IndexError("passage index out of range")
+        i %= n
+        art, para, start, end, head, first = (int(x) for x in self._t.rows[i])
+        lo, hi = first, int(self._t.sentence_offsets[i + 1])
+        aid = self._t.article_ids[art]
+        return Passage(id=f"{aid}:p{para}", article_id=aid, paragraph=para, start=start,
+                       end=end, sentences=[(int(s), int(e)) for s, e in self._t.spans[lo:hi]],
+                       heading=None if head < 0 else self._t.headings[head])
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+
+class PassageIds(Mapping):
+    """Citation id (``art:p3``) -> passage row, computed rather than stored."""
+
+    def __init__(self, table: Table):
+        self._t = table
+
+    def __getitem__(self, pid: str) -> int:
+        aid, sep, para = str(pid).rpartition(":p")
+        # "p3" only: "p03" or "p+3" name no passage, as with a table of ids.
+        ok = sep and para.isascii() and para.isdigit() and para == str(int(para))
+        art = self._t.article_index.get(aid) if ok else None
+        if art is None:
+            raise KeyError(pid)
+        row = int(self._t.article_first[art]) + int(para) - 1
+        if not int(self._t.article_first[art]) <= row < int(self._t.article_first[art + 1]):
+            raise KeyError(pid)
+        return row
+
+    def __iter__(self):
+        return (p.id for p in PassageList(self._t))
+
+    def __len__(self) -> int:
+        return len(self._t.rows)
+
+
+class Table:
+    """An opened passage table: articles, passages and their sentence spans."""
+
+    def __init__(self, folder: Path):
+        folder = Path(folder)
+        with open(folder / "articles.json", encoding="utf-8") as fh:
+            meta = json.load(fh)
+        self.headings = meta["headings"]
+        self.rows = np.load(folder / "passages.npy", mmap_mode="r")
+        self.spans = np.load(folder / "spans.npy", mmap_mode="r")
+        if self.rows.ndim != 2 or self.rows.shape[1] != 6 or self.spans.ndim != 2:
+            raise ValueError("passage table arrays have the wrong shape")
+        size = (folder / "bodies.bin").stat().st_size
+        with open(folder / "bodies.bin", "rb") as fh:
+            self._bodies = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        self.articles = [StoredArticle(self._read_body, a.pop("body"), **a)
+                         for a in meta["articles"]]
+        self.article_ids = [a.id for a in self.articles]
+        self.article_index = {aid: i for i, aid in enumerate(self.article_ids)}
+        self.article_by_id = {a.id: a for a in self.articles}
+        counts = np.bincount(np.asarray(self.rows[:, _ARTICLE]), minlength=len(self.articles))
+        self.article_first = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.sentence_offsets = np.concatenate(
+            [np.asarray(self.rows[:, _FIRST]), [len(self.spans)]]).astype(np.int64)
+        self.passages = PassageList(self)
+        self.passage_by_id = PassageIds(self)
+
+    def _read_body(self, offset: int, length: int) -> str:
+        return bytes(self._bodies[offset:offset + length]).decode("utf-8", "surrogatepass")
+
+    def article_rows(self, article_id: str) -> range:
+        """The passage rows of one article, in paragraph order."""
+        art = self.article_index[article_id]
+        return range(int(self.article_first[art]), int(self.article_first[art + 1]))
