@@ -31,8 +31,8 @@ from index.config import resolve
 from index.embed.sbert import SentenceTransformerEmbedder
 from index.engine import Citebot
 from bot import render
-bot = Citebot(resolve(sys.argv[1], sys.argv[2]))
-bot._question_embedder = (bot.store.manifest["generation"], SentenceTransformerEmbedder())
+bot = Citebot(resolve(sys.argv[1], sys.argv[2]),
+              question_embedder=SentenceTransformerEmbedder())
 print(render.answer_text(bot.ask(sys.argv[3])))
 """
 BREAKDOWN = """

@@ -13,7 +13,8 @@ model's vectors of real questions; BM25 queries are four words of a random passa
 Each size is written with citebot's own writer (store.write_generation: FAISS index chosen by
 size, passage table, BM25 by bm25s, checksums), then a fresh process opens it with
 store.IndexStore and searches: FAISS top-10 (recall@10 against exact search), BM25 top-10
-(store.bm25_top), and the whole hybrid ranking + quote selection (search.Searcher). At 1M: about
+(store.bm25_top), the whole hybrid ranking + quote selection (search.Searcher), `source` and
+`cite` (engine.source_view, cite.lookup without a model). At 1M: about
 10 minutes on 2 cores, 10 GB of memory at peak, 8 GB of disk in a temporary folder (removed).
 """
 
@@ -70,6 +71,30 @@ for q, toks in list(zip(Q, bq))[:100]:
     t = time.perf_counter(); a = searcher.answer_from(text, text, q, toks); hl.append(time.perf_counter() - t)
     for c in a.citations:  # the promise holds at any size
         assert store.article_by_id[c.article.id].body[c.start:c.end] == c.quote
+# `citebot source` and `citebot cite` in-process: a passage id or a character range, and an
+# exact sentence (the first lookup also reads every article once: timed apart), then the same
+# sentence with one word changed (no model: the lexical close lookup).
+from index.cite.lookup import lookup
+from index.engine import source_view
+pick = np.random.default_rng(1).integers(0, len(store.passages), 101).tolist()
+src, cit, close, kinds, cite_first = [], [], [], {}, None
+for j, r in enumerate(pick):
+    p = store.passages[r]
+    body = store.article_by_id[p.article_id].body
+    cid = p.id if j % 2 else f"{p.article_id}:{p.start}-{p.end}"
+    t = time.perf_counter(); v = source_view(store, cid); src.append(time.perf_counter() - t)
+    assert v.text == body[v.start:v.end]
+    s, e = p.sentences[j % len(p.sentences)]
+    t = time.perf_counter(); res = lookup(store, body[s:e]); took = time.perf_counter() - t
+    assert res.kind == "exact" and all(m.quote == body[m.start:m.end] for m in res.matches)
+    if cite_first is None:
+        cite_first = took
+    else:
+        cit.append(took)
+    ws = body[s:e].split()
+    ws[len(ws) // 2] = "zzqx"
+    t = time.perf_counter(); res = lookup(store, " ".join(ws)); close.append(time.perf_counter() - t)
+    kinds[res.kind] = kinds.get(res.kind, 0) + 1
 rss_after = mem()
 sweep = {}
 if store.manifest["index_type"] == "hnsw":
@@ -80,6 +105,8 @@ if store.manifest["index_type"] == "hnsw":
     store.faiss.hnsw.efSearch = default_ef
 print(json.dumps({"imports": imports, "load": load, "bm25_load": bm25_load, "first": first,
                   "ids": ids, "lat": lat, "bm25": bl, "hybrid": hl, "rss0": rss0,
+                  "source": src, "cite": cit, "cite_close": close, "cite_first": cite_first,
+                  "close_kinds": kinds,
                   "rss_load": rss_load, "rss_after": rss_after, "sweep": sweep,
                   "index_type": store.manifest["index_type"]}))
 """
@@ -164,7 +191,7 @@ def run_size(n: int, base: np.ndarray, questions: np.ndarray, work: Path, rng) -
     t0 = time.perf_counter()
     write_generation(index, BuildData(
         articles=articles, passages=passages, passage_vectors=pvecs, sentence_vectors=svecs,
-        bm25=bm25, doc_freq={}, manifest={"model": "synthetic", "dim": int(pvecs.shape[1])}))
+        bm25=bm25, manifest={"model": "synthetic", "dim": int(pvecs.shape[1])}))
     write_s = time.perf_counter() - t0
     del bm25, articles, passages, svecs
     t0 = time.perf_counter()
@@ -206,8 +233,9 @@ def run_size(n: int, base: np.ndarray, questions: np.ndarray, work: Path, rng) -
            "sweep": {int(ef): (recall(ids), median(lt), percentile(lt, 99))
                      for ef, (ids, lt) in child["sweep"].items()}}
     out.update({k: child[k] for k in ("imports", "load", "bm25_load", "first", "rss0",
-                                      "rss_load", "rss_after", "index_type")})
-    for k in ("lat", "bm25", "hybrid"):
+                                      "rss_load", "rss_after", "index_type", "cite_first",
+                                      "close_kinds")})
+    for k in ("lat", "bm25", "hybrid", "source", "cite", "cite_close"):
         out[k] = (median(child[k]), percentile(child[k], 99))
     shutil.rmtree(index, ignore_errors=True)
     return out
@@ -255,6 +283,20 @@ def main() -> None:
             "private = RSS less those file-backed pages, per passage, after all queries.",
             "exact p50 = IndexFlatIP over the same vectors, one thread: why HNSW above "
             "store.FLAT_MAX passages."])
+    report("Scale: `source` and `cite` in-process (index.engine.source_view, "
+           "index.cite.lookup.lookup without a model)",
+           ["passages", "source p50 ms", "source p99 ms", "cite exact p50 ms",
+            "cite exact p99 ms", "first cite ms", "cite close (lexical) p50 ms",
+            "cite close (lexical) p99 ms", "close outcomes"],
+           [[f"{r['n']:,}", r["source"][0] * ms, r["source"][1] * ms, r["cite"][0] * ms,
+             r["cite"][1] * ms, r["cite_first"] * ms, r["cite_close"][0] * ms,
+             r["cite_close"][1] * ms,
+             ", ".join(f"{k} {v}" for k, v in sorted(r["close_kinds"].items()))]
+            for r in results],
+           ["100 random passages: `source` by id and by character range alternately; `cite` "
+            "of one of their sentences (exact), then of it with one word changed.",
+            "first cite: the first lookup on a just-loaded index also reads every article "
+            "once (which ones hold characters that normalize into other letters)."])
     sweep_rows = [[f"{r['n']:,}", ef, *vals[:1], vals[1] * ms, vals[2] * ms]
                   for r in results for ef, vals in sorted(r["sweep"].items())]
     if sweep_rows:

@@ -21,6 +21,7 @@ _EXPORTS = {
     "StaleIndex": "errors", "IngestError": "errors",
     "Conversations": "search.conversation",
     "lookup_with_bot": "cite.lookup",
+    "citation_id_text": "text",
     "add_articles": "ingest.add",
     "list_articles": "ingest.admin", "remove_articles": "ingest.admin",
     "article_files": "corpus.articles",
@@ -31,6 +32,7 @@ _EXPORTS = {
 _RENAMED = {"add_articles": "ingest"}  # public name -> the owner's name for it
 
 __all__ = [
+    "citation_id_text",
     "Answer", "ArticleRef", "BadQuestion", "Citation", "Citebot", "CitebotError", "Config",
     "Conversations", "CorpusError", "IndexCorrupt", "IndexError_", "IndexMismatch", "IndexMissing",
     "IndexStore", "IngestError", "SourceView", "StaleIndex", "UnknownCitation", "UsageError",
@@ -77,3 +79,4 @@ if TYPE_CHECKING:  # the same names, for type checkers and the import graph
     from .quality.evaluate import evaluate_index, evaluate_squad
     from .search.conversation import Conversations
     from .store.store import IndexStore, read_manifest
+    from .text import citation_id_text

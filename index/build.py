@@ -73,7 +73,7 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder,
     }
     manifest = write_generation(index_dir, BuildData(
         articles=articles, passages=passages, passage_vectors=np.asarray(pvecs),
-        sentence_vectors=np.asarray(svecs), bm25=bm25, doc_freq={},
+        sentence_vectors=np.asarray(svecs), bm25=bm25,
         manifest=manifest, index_type=index_type,
         extra_files={f"{ONNX_DIR}/{name}": Path(onnx_dir) / name for name in ONNX_FILES}
         if onnx_dir else {}))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .embed.base import DEFAULT_MODEL_NAME
@@ -42,7 +42,6 @@ class Config:
     model: str
     threshold: float | None = None
     auto_build: bool = True
-    extra: dict = field(default_factory=dict)
 
 
 def resolve(corpus: str | Path | None = None, index: str | Path | None = None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from .build import ProgressFn, build_index
 from .config import Config
 from .corpus.articles import corpus_fingerprint, corpus_stat_signature, load_corpus
 from .errors import IndexMismatch, IndexMissing, StaleIndex, UnknownCitation, UsageError
+from .fileio import folder_lock
 from .search.rank import Searcher, SearchParams
 from .store.store import IndexStore, read_manifest
 
@@ -25,13 +25,8 @@ _ID_WRAPPING = " \t\r\n[]()<>`'\"“”‘’"
 @contextmanager
 def build_lock(index_dir: Path):
     """One build at a time per index folder (readers never need the lock)."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / ".lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with folder_lock(index_dir, ".lock"):
+        yield
 
 
 @dataclass
@@ -58,18 +53,23 @@ class Citebot:
     """Opens the index named by a config, building it first when needed, and answers."""
 
     def __init__(self, config: Config, progress: ProgressFn | None = None,
-                 params: SearchParams | None = None):
+                 params: SearchParams | None = None, embedder=None, question_embedder=None):
+        """``embedder``: the model to build with (default: loaded from ``config.model`` when
+        first needed); ``question_embedder``: embeds every question instead of the index's
+        own encoder (benchmarks compare engines with it)."""
         self.config = config
         self.progress = progress or (lambda _m: None)
         self.params = params or SearchParams()
         if config.threshold is not None:
             self.params.threshold = config.threshold
-        self._index_embedder = None
+        self._index_embedder = embedder
+        self._fixed_question_embedder = question_embedder
         self._question_embedder = None  # (generation, embedder)
         self._store: IndexStore | None = None
         self._searcher: Searcher | None = None
         # --since / --source for a whole session: {"since": "YYYY-MM-DD", "source": "name"}.
         self.scope: dict = {}
+        self._in_scope = None  # (scope key, store, article ids): articles_in_scope's last
 
     # -- embedders: torch is imported only when something must be embedded with it ----------
     def index_embedder(self):
@@ -92,7 +92,8 @@ class Citebot:
         cached = getattr(self, "_question_embedder", None)
         if cached is None or cached[0] != manifest.get("generation"):
             check_model(self.config.model, manifest)
-            fast = question_encoder(self.config.index, manifest)
+            fast = self._fixed_question_embedder or question_encoder(self.config.index,
+                                                                     manifest)
             cached = self._question_embedder = (manifest.get("generation"),
                                                 fast or self.index_embedder())
         return cached[1]
@@ -207,7 +208,12 @@ class Citebot:
         if since and not since_iso:
             raise UsageError(f"not a full date: {since!r}", fix="use YYYY-MM-DD")
         wanted = " ".join(source.split()).casefold() if source else None
-        articles = self.store.articles
+        store = self.store
+        key = (store.manifest.get("generation"), since_iso, wanted)
+        cached = self._in_scope
+        if cached is not None and cached[0] == key and cached[1] is store:
+            return cached[2]  # once per scope and loaded index, not once per question
+        articles = store.articles
         ids = {a.id for a in articles
                if (not since_iso or (normalize_date(a.published) or "") >= since_iso)
                and (not wanted or " ".join((a.source or "").split()).casefold() == wanted)}
@@ -218,7 +224,15 @@ class Citebot:
             raise UsageError(f"no article is {asked}",
                              fix="sources: " + "; ".join(known) if known and source
                              else "`citebot list` shows each article's source and date")
+        self._in_scope = (key, store, ids)
         return ids
+
+    def articles_covered(self) -> list[ArticleRef]:
+        """The articles questions are answered from (within ``scope``), in index order: what a
+        "not found" reply names."""
+        allowed = self.articles_in_scope()
+        return [ArticleRef(**a.meta()) for a in self.store.articles
+                if allowed is None or a.id in allowed]
 
     def ask(self, question: str, k: int = 3, **kw) -> Answer:
         """Answer one question with up to ``k`` citations (within ``scope`` when it is set)."""
@@ -228,39 +242,43 @@ class Citebot:
 
     def source(self, citation_id: str, around: int = 1) -> SourceView:
         """A passage by citation id (``art:p3``) or character range (``art:120-240``), in context."""
-        store = self.store
-        cid = (citation_id or "").strip(_ID_WRAPPING)
-        m = _RANGE_ID.match(cid)
-        if m:
-            article = store.article_by_id.get(m["article"])
-            start, end = int(m["start"]), int(m["end"])
-            if article is None or not (0 <= start < end <= len(article.body)):
-                raise UnknownCitation(f"no such citation: {cid!r}",
-                                      fix="ids look like article-id:p3 or article-id:120-240")
-            inside = [i for i, p in enumerate(store.passages) if p.article_id == article.id
-                      and p.start < end and start < p.end]
-            idx = inside[0] if inside else None
-            last = inside[-1] if inside else None  # a range may span paragraphs
-        else:
-            idx = store.passage_by_id.get(cid)
-            if idx is None:
-                raise UnknownCitation(f"no such citation: {cid!r}",
-                                      fix="ids look like article-id:p3; see `citebot ask`")
-            article = store.article_by_id[store.passages[idx].article_id]
-            start, end = store.passages[idx].start, store.passages[idx].end
-            last = idx
-        siblings = [i for i, p in enumerate(store.passages) if p.article_id == article.id]
-        pos = siblings.index(idx) if idx is not None else 0
+        return source_view(self.store, citation_id, around)
 
-        def _text(i):
-            p = store.passages[i]
-            return p.id, article.body[p.start:p.end]
 
-        before = [_text(i) for i in siblings[max(0, pos - around):pos]] if idx is not None else []
-        pos_last = siblings.index(last) if last is not None else 0
-        after = ([_text(i) for i in siblings[pos_last + 1:pos_last + 1 + around]]
-                 if idx is not None else [])
-        return SourceView(id=cid, article=ArticleRef(**article.meta()),
-                          paragraph=store.passages[idx].paragraph if idx is not None else None,
-                          text=article.body[start:end], start=start, end=end,
-                          before=before, after=after)
+def source_view(store: IndexStore, citation_id: str, around: int = 1) -> SourceView:
+    """``Citebot.source`` on a loaded store: only the cited article's passage rows are read."""
+    cid = (citation_id or "").strip(_ID_WRAPPING)
+    m = _RANGE_ID.match(cid)
+    if m:
+        article = store.article_by_id.get(m["article"])
+        start, end = int(m["start"]), int(m["end"])
+        if article is None or not (0 <= start < end <= len(article.body)):
+            raise UnknownCitation(f"no such citation: {cid!r}",
+                                  fix="ids look like article-id:p3 or article-id:120-240")
+        inside = [i for i in store.article_rows(article.id)
+                  if store.passages[i].start < end and start < store.passages[i].end]
+        idx = inside[0] if inside else None
+        last = inside[-1] if inside else None  # a range may span paragraphs
+    else:
+        idx = store.passage_by_id.get(cid)
+        if idx is None:
+            raise UnknownCitation(f"no such citation: {cid!r}",
+                                  fix="ids look like article-id:p3; see `citebot ask`")
+        article = store.article_by_id[store.passages[idx].article_id]
+        start, end = store.passages[idx].start, store.passages[idx].end
+        last = idx
+    siblings = list(store.article_rows(article.id))
+    pos = siblings.index(idx) if idx is not None else 0
+
+    def _text(i):
+        p = store.passages[i]
+        return p.id, article.body[p.start:p.end]
+
+    before = [_text(i) for i in siblings[max(0, pos - around):pos]] if idx is not None else []
+    pos_last = siblings.index(last) if last is not None else 0
+    after = ([_text(i) for i in siblings[pos_last + 1:pos_last + 1 + around]]
+             if idx is not None else [])
+    return SourceView(id=cid, article=ArticleRef(**article.meta()),
+                      paragraph=store.passages[idx].paragraph if idx is not None else None,
+                      text=article.body[start:end], start=start, end=end,
+                      before=before, after=after)

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -78,17 +79,35 @@ def seed_bot(seed_dir, embedder):
     from index.config import resolve
     from index.engine import Citebot
 
-    bot = Citebot(resolve(corpus=seed_dir, index=seed_dir.parent / "index"))
-    bot._index_embedder = embedder  # share the loaded model
+    bot = Citebot(resolve(corpus=seed_dir, index=seed_dir.parent / "index"),
+                  embedder=embedder)  # share the loaded model
     bot.build()
     return bot
 
 
-def run_cli(*args, input=None, env=None, timeout=180):
-    """Run `python -m bot ...` as a user would; returns the CompletedProcess."""
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "bot", *args], input=input,
-                          capture_output=True, cwd=ROOT, env=full_env, timeout=timeout)
+def run_cli(*args, input=None, env=None, timeout=180, process=False):
+    """`citebot ARGS` with its exit code, stdout and stderr (bytes), as a CompletedProcess.
+
+    In-process through click's CliRunner by default: the real `citebot` group, its error hook
+    and exit codes, without a second of interpreter start per call. ``process=True`` runs
+    `python -m bot ...` as a user would (the smoke tests: arguments, stdin, exit codes, and
+    what a fresh process imports).
+    """
+    if process:
+        full_env = {**os.environ, **(env or {})}
+        return subprocess.run([sys.executable, "-m", "bot", *args], input=input,
+                              capture_output=True, cwd=ROOT, env=full_env, timeout=timeout)
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    result = CliRunner().invoke(cli, list(args), input=input, env=env, prog_name="citebot")
+    stderr = result.stderr_bytes or b""
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        # An exception the group let through: what a user would see as a traceback.
+        stderr += "".join(traceback.format_exception(result.exception)).encode()
+    return subprocess.CompletedProcess(["citebot", *args], result.exit_code,
+                                       result.stdout_bytes, stderr)
 
 
 @pytest.fixture(scope="session")

@@ -131,6 +131,43 @@ def test_core_never_imports_front_ends():
     assert not bad, f"index imports a front end or its library: {sorted(bad)}"
 
 
+def top_level_names(path: Path) -> set[str]:
+    """Names a module defines itself (functions, classes, assignments), not ones it imports."""
+    names = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return names
+
+
+def test_names_come_from_their_owner():
+    """No re-export shims: a name is imported from the module that defines it (the public
+    API, ``index``, excepted)."""
+    files = module_files()
+    owned = {name: top_level_names(path) for name, path in files.items()}
+    users = {**files, **{f"tests.{p.stem}": p for p in (ROOT / "tests").glob("*.py")},
+             **{f"benchmarks.{p.stem}": p for p in (ROOT / "benchmarks").glob("*.py")}}
+    bad = []
+    for mod, path in users.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            if node.level:
+                base = mod.split(".") if path.name == "__init__.py" else mod.split(".")[:-1]
+                target = ".".join(base[:len(base) - (node.level - 1)]
+                                  + ([node.module] if node.module else []))
+            else:
+                target = node.module
+            if target in owned and target != "index":
+                bad += [f"{path.relative_to(ROOT)}:{node.lineno} {a.name} from {target}"
+                        for a in node.names
+                        if a.name not in owned[target] and f"{target}.{a.name}" not in files]
+    assert not bad, "imported from a module that does not define it: " + "; ".join(bad)
+
+
 def test_package_folders_stay_small():
     folders = {path.parent for path in module_files().values()}
     big = {str(f.relative_to(ROOT)): n for f in folders

@@ -282,13 +282,76 @@ def test_source_range_of_an_article_id_with_a_colon(tmp_path):
     corpus.mkdir()
     (corpus / "a.md").write_text('---\ntitle: T\nid: "wire:42"\n---\nOne sentence here. '
                                  "Another one.\n", encoding="utf-8")
-    bot = Citebot(resolve(corpus=corpus, index=tmp_path / "index"))
-    bot._index_embedder = HashEmbedder()
+    bot = Citebot(resolve(corpus=corpus, index=tmp_path / "index"), embedder=HashEmbedder())
     bot.build()
     assert bot.source("wire:42:p1").text == "One sentence here. Another one."
     assert bot.source("wire:42:4-12").text == "sentence"
     r = lookup(bot.store, "ANOTHER one")
     assert r.kind == "exact" and r.matches[0].id == "wire:42:p1"
+
+
+def _built(tmp_path, articles):
+    from index.config import resolve
+    from index.corpus.articles import Article, write_article
+    from index.engine import Citebot
+
+    for aid, body in articles.items():
+        write_article(tmp_path / "corpus", Article(id=aid, title=f"Report {aid}", body=body))
+    bot = Citebot(resolve(corpus=tmp_path / "corpus", index=tmp_path / "index"),
+                  embedder=HashEmbedder())
+    bot.build()
+    return bot
+
+
+def test_exact_lookup_reads_only_articles_holding_its_rarest_words(tmp_path, monkeypatch):
+    """The posting lists of the text's words pick the articles to read, not a walk over all."""
+    from index.cite import lookup as lookup_mod
+
+    articles = {f"town-{i}": f"The council of town {i} met on Tuesday. It voted on the budget "
+                             f"for roads and schools in district {i}." for i in range(40)}
+    articles["harbour"] = ("The harbour master counted eleven trawlers and a rusty ferry at "
+                           "dawn. The council met on Tuesday.")
+    bot = _built(tmp_path, articles)
+    read = []
+    real = lookup_mod._StoreData.normalized_body
+    monkeypatch.setattr(lookup_mod._StoreData, "normalized_body",
+                        lambda self, aid: read.append(aid) or real(self, aid))
+    r = lookup(bot.store, "counted eleven trawlers and a rusty ferry")
+    assert r.kind == "exact" and [m.article.id for m in r.matches] == ["harbour"]
+    assert read == ["harbour"]
+    assert r.matches[0].quote == articles["harbour"][19:60]
+    read.clear()
+    r = lookup(bot.store, "The council met on Tuesday.")  # common words: many candidates
+    assert r.kind == "exact" and [m.article.id for m in r.matches] == ["harbour"]
+    read.clear()
+    assert lookup(bot.store, "counted twelve trawlers and a rusty ferry").kind != "exact"
+    assert read == []  # "twelve" is in no passage: no article can hold the text
+
+
+def test_exact_lookup_finds_text_behind_characters_that_normalize_into_letters(tmp_path):
+    """Ligatures, a soft hyphen inside a word, ß: the article's BM25 tokens differ from the
+    normalized text's, so these articles are always read."""
+    articles = {"plain": "Nothing to see in this plain report about roads.",
+                "odd": "The \ufb01nance minister said the co\u00adoperative of the "
+                       "Hauptstra\u00dfe bakers will reopen."}
+    bot = _built(tmp_path, articles)
+    for text in ("The finance minister", "said the cooperative of", "the Hauptstrasse bakers"):
+        r = lookup(bot.store, text)
+        assert r.kind == "exact", text
+        m = r.matches[0]
+        assert m.article.id == "odd" and m.quote == articles["odd"][m.start:m.end]
+
+
+def test_exact_lookup_finds_a_heading_no_passage_carries(tmp_path):
+    """A heading followed by another heading is in no passage's BM25 text: still found."""
+    articles = {"log": "# Harbour notes from the north\n\n## Winter tides and moorings\n\n"
+                       "The quay was closed for repairs.\n\n## Trailing remarks about gulls"}
+    bot = _built(tmp_path, articles)
+    for text in ("Harbour notes from the north", "Trailing remarks about gulls",
+                 "Winter tides and moorings"):
+        r = lookup(bot.store, text)
+        assert r.kind == "exact", text
+        assert r.matches[0].quote == articles["log"][r.matches[0].start:r.matches[0].end]
 
 
 # -- the command line --------------------------------------------------------------------------

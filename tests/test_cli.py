@@ -8,7 +8,7 @@ from conftest import SEED_CORPUS, assert_exact_quotes, run_cli
 
 def test_ask_argument_text(cli_env):
     r = run_cli("ask", "How many Kenyan police officers arrived in the first contingent?",
-                env=cli_env)
+                env=cli_env, process=True)
     assert r.returncode == 0, r.stderr
     out = r.stdout.decode()
     assert "approximately 200 specialized Kenyan police" in " ".join(out.split())
@@ -30,7 +30,7 @@ def test_ask_json_shape_and_offsets(cli_env, seed_dir):
 def test_ask_stdin_json_lines(cli_env, seed_dir):
     questions = ("When did the Kenyan court rule the deployment unconstitutional?\n\n"
                  "Who won the 2022 World Cup?\nWho is Brian A. Nichols?\n")
-    r = run_cli("ask", "--json", input=questions.encode(), env=cli_env)
+    r = run_cli("ask", "--json", input=questions.encode(), env=cli_env, process=True)
     assert r.returncode == 0, r.stderr
     lines = [json.loads(x) for x in r.stdout.decode().splitlines()]
     assert [x["answered"] for x in lines] == [True, False, True]
@@ -40,7 +40,7 @@ def test_ask_stdin_json_lines(cli_env, seed_dir):
 
 
 def test_stdin_with_a_bad_line_answers_the_rest_and_exits_2(cli_env):
-    r = run_cli("ask", input=b"\xff\xfe\nWho is Antony Blinken?\n", env=cli_env)
+    r = run_cli("ask", input=b"\xff\xfe\nWho is Antony Blinken?\n", env=cli_env, process=True)
     assert r.returncode == 2
     assert "not valid UTF-8" in r.stderr.decode()
     assert "Blinken" in r.stdout.decode()
@@ -61,7 +61,7 @@ def test_source_and_unknown_citation(cli_env):
 
 
 def test_bad_input_exit_code_2(cli_env, tmp_path):
-    r = run_cli("ask", "   ", env=cli_env)
+    r = run_cli("ask", "   ", env=cli_env, process=True)
     assert r.returncode == 2 and "empty" in r.stderr.decode()
     r = run_cli("ask", "--corpus", str(tmp_path / "missing"), "--index", str(tmp_path / "i"),
                 "hello?")

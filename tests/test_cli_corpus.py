@@ -35,9 +35,7 @@ def _bot(corpus, index, embedder):
     from index.config import resolve
     from index.engine import Citebot
 
-    bot = Citebot(resolve(corpus, index))
-    bot._index_embedder = embedder  # the session's model
-    return bot
+    return Citebot(resolve(corpus, index), embedder=embedder)  # the session's model
 
 
 def test_add_reports_every_input_skips_the_bad_one_and_builds_the_index(gazette):

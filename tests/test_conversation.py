@@ -124,3 +124,19 @@ def test_cli_prompt_reads_follow_ups_and_new(seed_bot, monkeypatch, capsys):
     assert last.startswith("Not found in the articles. The articles cover: ")
     assert "UN Security Council renews" in last and "Delays and obstacles" in last
     assert "new topic" in out.err
+
+
+def test_cli_prompt_not_found_lists_only_articles_in_scope(seed_bot, monkeypatch, capsys):
+    """`citebot ask --source X` then the prompt: "not found" names the articles in scope only
+    (the prompt used to list every article, whatever --since/--source said)."""
+    from bot.cli.prompt import interactive
+
+    monkeypatch.setattr(seed_bot, "scope", {"source": "the clarity times"})
+    lines = iter(["What is the price of tea in Lisbon?", ""])
+    monkeypatch.setattr("builtins.input", lambda _prompt="": next(lines))
+    interactive(seed_bot)
+    last = capsys.readouterr().out.rstrip().splitlines()[-1]
+    assert last.startswith("Not found in the articles. The articles cover: ")
+    assert "UN Security Council renews" in last and "Delays and obstacles" not in last
+    monkeypatch.setattr(seed_bot, "scope", {})
+    assert [a.id for a in seed_bot.articles_covered()] == ["mss-deployment", "mss-renewal"]

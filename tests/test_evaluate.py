@@ -107,8 +107,7 @@ def test_every_quote_of_every_mode_is_exact(squad_file, embedder, tmp_path):
     es = load_squad(squad_file)
     for article in es.articles:
         write_article(tmp_path / "corpus", article)
-    bot = Citebot(resolve(corpus=tmp_path / "corpus", index=tmp_path / "index"))
-    bot._index_embedder = embedder
+    bot = Citebot(resolve(corpus=tmp_path / "corpus", index=tmp_path / "index"), embedder=embedder)
     bot.build()
     for q in es.questions + es.unanswerable:
         gold = gold_passages(bot.store, q) if q.answers else set()

@@ -20,7 +20,7 @@ ODD_LINES = [
 
 def test_odd_questions_on_stdin(cli_env, seed_dir):
     data = "\n".join(ODD_LINES).encode("utf-8") + b"\n\xc3\x28 invalid utf-8\n"
-    r = run_cli("ask", "--json", input=data, env=cli_env)
+    r = run_cli("ask", "--json", input=data, env=cli_env, process=True)
     assert r.returncode == 2  # some lines were refused; the rest were answered
     assert b"Traceback" not in r.stderr
     rows = [json.loads(x) for x in r.stdout.decode().splitlines()]
@@ -40,7 +40,7 @@ def test_odd_questions_on_stdin(cli_env, seed_dir):
 
 
 def test_huge_question_argument(cli_env):
-    r = run_cli("ask", "y" * 100_000, env=cli_env)
+    r = run_cli("ask", "y" * 100_000, env=cli_env, process=True)
     assert r.returncode == 2
     err = r.stderr.decode()
     assert "too long" in err and len(err.splitlines()) == 1 and len(err) < 300
@@ -48,6 +48,6 @@ def test_huge_question_argument(cli_env):
 
 def test_html_in_question_is_plain_text_in_json(cli_env):
     q = "<b>x</b> & <script>alert(1)</script> Who threatened a veto?"
-    r = run_cli("ask", "--json", q, env=cli_env)
+    r = run_cli("ask", "--json", q, env=cli_env, process=True)
     assert r.returncode == 0
     assert json.loads(r.stdout)["question"] == q

@@ -4,7 +4,8 @@ import pytest
 from conftest import assert_exact_quotes
 
 from index.errors import BadQuestion
-from index.search.rank import clean_question, question_type
+from index.search.lexical import question_type
+from index.search.rank import clean_question
 
 # (question, article, words the first quote must hold): written for this suite, not tuned on.
 ON_TOPIC = [
@@ -103,8 +104,7 @@ def test_near_duplicate_quotes_are_shown_once_with_also_in(embedder, tmp_path):
 
     for aid, (title, body) in TWINS.items():
         write_article(tmp_path / "corpus", Article(id=aid, title=title, body=body))
-    bot = Citebot(resolve(corpus=tmp_path / "corpus", index=tmp_path / "index"))
-    bot._index_embedder = embedder
+    bot = Citebot(resolve(corpus=tmp_path / "corpus", index=tmp_path / "index"), embedder=embedder)
     bot.build()
     answer = bot.ask("When did the bridge over the Artibonite river reopen?", k=3)
     assert answer.answered
@@ -119,7 +119,8 @@ def test_near_duplicate_quotes_are_shown_once_with_also_in(embedder, tmp_path):
 
 
 def test_near_duplicate_rule():
-    from index.search.rank import near_duplicate, norm_words
+    from index.search.lexical import near_duplicate
+    from index.text import norm_words
 
     a = norm_words("The bridge over the Artibonite river reopened on 3 March.")
     assert near_duplicate(a, norm_words("the bridge over the Artibonite River reopened, on 3 March"))

@@ -40,14 +40,14 @@ def test_citebot_telegram_runs_answers_and_stops_on_sigterm(cli_env):
 
 
 def test_missing_or_rejected_token_is_one_line_and_exit_2():
-    r = run_cli("telegram", env={"TELEGRAM_BOT_TOKEN": ""})
+    r = run_cli("telegram", env={"TELEGRAM_BOT_TOKEN": ""}, process=True)
     assert r.returncode == 2
     assert r.stderr.decode().strip() == ("citebot: error: TELEGRAM_BOT_TOKEN is not set (create "
                                          "a bot with @BotFather and export its token)")
     with FakeBotAPI() as api:
         wrong = "123:wrong-token-of-someone-else-entirely"
         r = run_cli("telegram", env={"TELEGRAM_BOT_TOKEN": wrong,
-                                     "TELEGRAM_API_BASE_URL": api.base_url})
+                                     "TELEGRAM_API_BASE_URL": api.base_url}, process=True)
     err = r.stderr.decode()
     assert r.returncode == 2
     assert err.strip() == ("citebot: error: Telegram rejected the token in TELEGRAM_BOT_TOKEN "
@@ -57,10 +57,10 @@ def test_missing_or_rejected_token_is_one_line_and_exit_2():
 
 def test_webhook_options_are_checked():
     env = {"TELEGRAM_BOT_TOKEN": "1:x"}
-    r = run_cli("telegram", "--webhook-secret", "abc", env=env)
+    r = run_cli("telegram", "--webhook-secret", "abc", env=env, process=True)
     assert r.returncode == 2 and "--webhook-secret needs --webhook-url" in r.stderr.decode()
     r = run_cli("telegram", "--webhook-url", "https://example.org/hook", "--webhook-secret",
-                "not allowed!", env=env)
+                "not allowed!", env=env, process=True)
     assert r.returncode == 2 and "1-256 characters" in r.stderr.decode()
-    r = run_cli("telegram", "--webhook-url", "example.org/hook", env=env)
+    r = run_cli("telegram", "--webhook-url", "example.org/hook", env=env, process=True)
     assert r.returncode == 2 and "must be an http(s) URL" in r.stderr.decode()

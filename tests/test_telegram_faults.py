@@ -248,8 +248,8 @@ def test_a_damaged_rebuild_is_refused_and_the_loaded_index_keeps_answering(
 
     index = tmp_path / "index"
     shutil.copytree(seed_bot.config.index, index)
-    bot, builder = (Citebot(resolve(corpus=seed_dir, index=index)) for _ in range(2))
-    bot._index_embedder = builder._index_embedder = embedder
+    bot, builder = (Citebot(resolve(corpus=seed_dir, index=index), embedder=embedder)
+                    for _ in range(2))
     loaded = read_manifest(index)["generation"]
 
     async def scenario(api, app):

@@ -226,7 +226,7 @@ def test_webhook_url_holding_the_token_is_refused():
     token = "7123456789:AAFakeTokenForTestsOnly_xyz0123456789"
     for url in (f"https://bot.example.org/{token}", "https://bot.example.org/hook/"
                 + token.split(":")[1]):
-        r = run_cli("telegram", "--webhook-url", url, env={"TELEGRAM_BOT_TOKEN": token})
+        r = run_cli("telegram", "--webhook-url", url, env={"TELEGRAM_BOT_TOKEN": token}, process=True)
         err = r.stderr.decode()
         assert r.returncode == 2 and "must not contain the bot token" in err
         assert token.split(":")[1] not in err and len(err.strip().splitlines()) == 1

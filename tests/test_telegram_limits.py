@@ -101,14 +101,39 @@ def test_messages_are_paced_over_all_chats():
         async def send():
             stamps.append(time.monotonic())
 
-        await asyncio.gather(*(limiter.process_request(send, (), {}, "sendMessage", {}, None)
-                               for _ in range(30)))
+        await asyncio.gather(*(limiter.process_request(send, (), {}, "sendMessage",
+                                                       {"chat_id": i}, None)
+                               for i in range(30)))
         await limiter.process_request(send, (), {}, "answerCallbackQuery", {}, None)
         return stamps
 
     stamps = asyncio.run(main())
     assert len(stamps) == 31
     assert stamps[29] - stamps[0] >= 0.45  # 20 at once, then 10 more at 20 a second
+
+
+def test_messages_to_one_group_are_paced_per_minute():
+    """Telegram's 20 messages a minute per group (AIORateLimiter): the 21st waits its slot,
+    other chats do not."""
+    limiter = RetryingLimiter(messages_per_s=0, group_messages_per_min=20)
+
+    async def main():
+        stamps = {}
+
+        async def send(chat):
+            stamps.setdefault(chat, []).append(time.monotonic())
+
+        calls = [limiter.process_request(send, (chat,), {}, "sendMessage", {"chat_id": chat},
+                                         None) for chat in [-100] * 21 + [7] * 25]
+        await asyncio.gather(*calls)
+        return stamps
+
+    stamps = asyncio.run(main())
+    group, private = stamps[-100], stamps[7]
+    assert len(group) == 21 and len(private) == 25
+    assert group[19] - group[0] < 1.0  # a burst of 20 passes at once
+    assert group[20] - group[0] >= 2.5  # then one every 3 s
+    assert private[-1] - private[0] < 1.0  # private chats: no per-chat limit
 
 
 def test_scrubbing_protects_every_record(caplog):

@@ -80,8 +80,7 @@ def test_a_changed_corpus_is_picked_up_without_restart(embedder, seed_dir, tmp_p
 
     corpus = tmp_path / "corpus"
     shutil.copytree(seed_dir, corpus)
-    bot = Citebot(resolve(corpus=corpus, index=tmp_path / "index"))
-    bot._index_embedder = embedder
+    bot = Citebot(resolve(corpus=corpus, index=tmp_path / "index"), embedder=embedder)
     bot.build()
     question = "What did the mayor of Springfield announce?"
 

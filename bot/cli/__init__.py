@@ -6,6 +6,7 @@ import click
 
 from .ask import ask, source
 from .cite import cite_cmd
+from .common import CitebotGroup
 from .corpus import register as register_corpus
 from .eval import eval_cmd
 from .index_cmd import index_group
@@ -13,7 +14,7 @@ from .telegram import telegram_cmd
 from .verify import verify_cmd
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=CitebotGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="citebot")
 def cli():
     """citebot: answers questions about news articles with verbatim, cited quotes."""

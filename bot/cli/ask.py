@@ -7,20 +7,16 @@ import sys
 
 import click
 
-from index import BadQuestion
-
 from .. import render
-from .common import handle_errors, index_options, open_bot, read_stdin_lines
+from .common import each_stdin_line, index_options, open_bot
 
 
-def _print_answer(bot, question, k, as_json, threshold=None, fmt=None):
+def _print_answer(bot, question, k, as_json, fmt=None):
     answer = bot.ask(question, k=k)
     if as_json:
         click.echo(render.answer_json(answer))
     else:
-        allowed = None if answer.answered else bot.articles_in_scope()
-        covered = None if answer.answered else [
-            a.title for a in bot.store.articles if allowed is None or a.id in allowed][:5]
+        covered = None if answer.answered else [a.title for a in bot.articles_covered()][:5]
         show = render.answer_markdown if fmt == "markdown" else render.answer_text
         click.echo(show(answer, covered=covered))
     return answer
@@ -38,7 +34,6 @@ def _print_answer(bot, question, k, as_json, threshold=None, fmt=None):
               help="Only articles published on or after this date (undated ones left out).")
 @click.option("--source", "source_name", help="Only articles from this source (any case).")
 @index_options
-@handle_errors
 def ask(question, k, as_json, threshold, since, source_name, corpus, index_dir, model,
         fmt=None):
     """Answer a question with quotes from the articles (stdin: one question per line)."""
@@ -51,23 +46,8 @@ def ask(question, k, as_json, threshold, since, source_name, corpus, index_dir, 
         _print_answer(bot, " ".join(question), k, as_json, fmt=fmt)
         return
     if not sys.stdin.isatty():
-        bad = 0
-        for n, line in read_stdin_lines():
-            if line is not None and not line.strip():
-                continue
-            try:
-                if line is None:
-                    raise BadQuestion(f"line {n} is not valid UTF-8 text")
-                _print_answer(bot, line, k, as_json, fmt=fmt)
-            except BadQuestion as exc:
-                bad += 1
-                if as_json:
-                    click.echo(json.dumps({"question": line, "error": str(exc)},
-                                          ensure_ascii=False))
-                else:
-                    click.echo(f"citebot: error: line {n}: {exc}", err=True)
-            sys.stdout.flush()
-        sys.exit(2 if bad else 0)
+        each_stdin_line(lambda line: _print_answer(bot, line, k, as_json, fmt=fmt), as_json,
+                        "question")
     from .prompt import interactive
 
     interactive(bot, k=k, as_json=as_json)
@@ -81,7 +61,6 @@ def ask(question, k, as_json, threshold, since, source_name, corpus, index_dir, 
 @click.option("--around", default=1, show_default=True, type=click.IntRange(0, 20),
               help="Paragraphs shown before and after.")
 @index_options
-@handle_errors
 def source(citation_id, as_json, around, corpus, index_dir, model, fmt=None):
     """Show a cited passage (art:p3 or art:120-240) with the text around it."""
     view = open_bot(corpus, index_dir, model).source(citation_id, around=around)

@@ -6,10 +6,10 @@ import sys
 
 import click
 
-from index import BadQuestion, UsageError
+from index import UsageError
 
 from .. import render
-from .common import handle_errors, index_options, open_bot, read_stdin_lines
+from .common import each_stdin_line, index_options, open_bot
 
 
 def _render(result, fmt: str) -> str:
@@ -28,7 +28,6 @@ def _render(result, fmt: str) -> str:
 @click.option("--format", "fmt", type=click.Choice(render.FORMATS), default=None,
               help="Output form: text (default), markdown (to paste) or json.")
 @index_options
-@handle_errors
 def cite_cmd(text, limit, as_json, fmt, corpus, index_dir, model):
     """Find where a quote comes from and how its wording differs (stdin: one per line)."""
     from index import lookup_with_bot
@@ -40,23 +39,5 @@ def cite_cmd(text, limit, as_json, fmt, corpus, index_dir, model):
         return
     if sys.stdin.isatty():
         raise UsageError("no text to look up", fix='citebot cite "the words you have"')
-    bad = 0
-    for n, line in read_stdin_lines():
-        if line is not None and not line.strip():
-            continue
-        try:
-            if line is None:
-                raise BadQuestion(f"line {n} is not valid UTF-8 text")
-            click.echo(_render(lookup_with_bot(bot, line, limit=limit), fmt))
-        except BadQuestion as exc:
-            bad += 1
-            if fmt == "json":
-                import json
-
-                click.echo(json.dumps({"query": line, "error": str(exc)}, ensure_ascii=False))
-            else:
-                click.echo(f"citebot: error: line {n}: {exc}", err=True)
-        if fmt != "json":
-            click.echo("")  # a blank line between lookups
-        sys.stdout.flush()
-    sys.exit(2 if bad else 0)
+    each_stdin_line(lambda line: click.echo(_render(lookup_with_bot(bot, line, limit=limit), fmt)),
+                    fmt == "json", "query", blank_between=True)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import functools
+import json
 import os
 import sys
 
 import click
 
-from index import CitebotError
+from index import BadQuestion, CitebotError
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -17,13 +17,14 @@ def fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
-def handle_errors(fn):
-    """Turn the core's errors into one line and an exit code; never a traceback for users."""
+class CitebotGroup(click.Group):
+    """The `citebot` group: every command's errors become one line and an exit code, never a
+    traceback for users (the core's CitebotError: its message and code; anything else: an
+    internal error, exit 1, traceback with CITEBOT_DEBUG=1)."""
 
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def invoke(self, ctx: click.Context):
         try:
-            return fn(*args, **kwargs)
+            return super().invoke(ctx)
         except CitebotError as exc:
             fail(exc.user_message(), exc.exit_code)
         except KeyboardInterrupt:
@@ -38,8 +39,6 @@ def handle_errors(fn):
                 raise
             fail(f"internal error: {type(exc).__name__}: {exc} "
                  "(set CITEBOT_DEBUG=1 to see the traceback)", 1)
-
-    return wrapper
 
 
 def index_options(fn):
@@ -67,3 +66,26 @@ def read_stdin_lines():
             yield n, raw.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError:
             yield n, None
+
+
+def each_stdin_line(handle, as_json: bool, key: str, blank_between: bool = False) -> None:
+    """``handle`` each non-blank line of stdin, then exit: 2 when a line was refused
+    (BadQuestion: one line on stderr, or a JSON object naming the line as ``key``)."""
+    bad = 0
+    for n, line in read_stdin_lines():
+        if line is not None and not line.strip():
+            continue
+        try:
+            if line is None:
+                raise BadQuestion(f"line {n} is not valid UTF-8 text")
+            handle(line)
+        except BadQuestion as exc:
+            bad += 1
+            if as_json:
+                click.echo(json.dumps({key: line, "error": str(exc)}, ensure_ascii=False))
+            else:
+                click.echo(f"citebot: error: line {n}: {exc}", err=True)
+        if blank_between and not as_json:
+            click.echo("")  # a blank line between results
+        sys.stdout.flush()
+    sys.exit(2 if bad else 0)

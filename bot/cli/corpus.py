@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .common import handle_errors, index_options, open_bot
+from .common import index_options, open_bot
 
 
 def _say(message: str) -> None:
@@ -38,7 +38,6 @@ def _update_index(bot, as_json: bool) -> dict | None:
                                                 "updates it).")
 @click.option("--json", "as_json", is_flag=True, help="JSON output: every outcome.")
 @index_options
-@handle_errors
 def add_cmd(paths, title, source_name, published, url, language, no_index, as_json,
             corpus, index_dir, model):
     """Add articles: HTML pages, PDFs, RSS/Atom feeds (file or URL), JSON Lines, .md, .txt."""
@@ -76,7 +75,6 @@ def add_cmd(paths, title, source_name, published, url, language, no_index, as_js
 @click.option("--no-index", is_flag=True, help="Leave the index as it is (the next question "
                                                 "updates it).")
 @index_options
-@handle_errors
 def remove_cmd(article_ids, no_index, corpus, index_dir, model):
     """Remove articles from the corpus by id (`citebot list` shows the ids)."""
     from index import IndexError_, article_files, read_manifest, remove_articles
@@ -99,7 +97,6 @@ def remove_cmd(article_ids, no_index, corpus, index_dir, model):
 @click.command("list")
 @click.option("--json", "as_json", is_flag=True, help="JSON output (an array).")
 @index_options
-@handle_errors
 def list_cmd(as_json, corpus, index_dir, model):
     """List the articles: id, date, source, passages and title."""
     from index import list_articles

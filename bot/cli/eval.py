@@ -8,7 +8,7 @@ import click
 
 from index import UsageError
 
-from .common import handle_errors, index_options, open_bot
+from .common import index_options, open_bot
 
 _ROWS = (("recall@1", "passage recall@1"), ("recall@5", "passage recall@5"),
          ("mrr@10", "MRR@10"), ("answer_in_quote@1", "answer-in-quote@1"),
@@ -88,7 +88,6 @@ def format_report(report: dict) -> str:
 @click.option("--tune", is_flag=True,
               help="Also search the ranking weights, leaving one article out (SQuAD; minutes).")
 @index_options
-@handle_errors
 def eval_cmd(squad, jsonl, as_json, k, threshold, tune, corpus, index_dir, model):
     """Measure answers: recall, answer-in-quote, "not found" and latency, against baselines."""
     from index import evaluate_index, evaluate_squad

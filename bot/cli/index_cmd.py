@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .common import handle_errors, index_options, open_bot
+from .common import index_options, open_bot
 
 
 @click.group(name="index")
@@ -17,7 +17,6 @@ def index_group():
 
 @index_group.command()
 @index_options
-@handle_errors
 def build(corpus, index_dir, model):
     """Build (or rebuild) the index of the corpus."""
     bot = open_bot(corpus, index_dir, model)
@@ -29,7 +28,6 @@ def build(corpus, index_dir, model):
 @index_group.command()
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
 @index_options
-@handle_errors
 def info(as_json, corpus, index_dir, model):
     """Describe the index: model, size, corpus, and whether the corpus changed since."""
     from index import read_manifest

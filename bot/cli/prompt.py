@@ -45,5 +45,5 @@ def interactive(bot, k: int = 3, as_json: bool = False,
         if as_json:
             click.echo(render.answer_json(answer))
         else:
-            covered = None if answer.answered else [a.title for a in bot.store.articles][:5]
+            covered = None if answer.answered else [a.title for a in bot.articles_covered()][:5]
             click.echo(render.answer_text(answer, covered=covered))

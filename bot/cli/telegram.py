@@ -11,7 +11,7 @@ import click
 
 from index import CitebotError, UsageError
 
-from .common import handle_errors, index_options, open_bot
+from .common import index_options, open_bot
 
 LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
 ENVIRONMENT = """\b
@@ -41,7 +41,6 @@ Environment:
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(LOG_LEVELS, case_sensitive=False), help="Logging on stderr.")
 @index_options
-@handle_errors
 def telegram_cmd(webhook_url, webhook_secret, listen, port, log_level, corpus, index_dir,
                  model):
     """Run the Telegram bot (token in TELEGRAM_BOT_TOKEN; see README, "Telegram")."""

@@ -6,12 +6,11 @@ import time
 
 import click
 
-from .common import handle_errors, index_options, open_bot
+from .common import index_options, open_bot
 
 
 @click.command(name="verify")
 @index_options
-@handle_errors
 def verify_cmd(corpus, index_dir, model):
     """Check every index file against its checksum (loads only check changed large files)."""
     from index import IndexStore

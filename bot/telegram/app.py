@@ -59,6 +59,7 @@ class TelegramSettings:
     max_flood_wait_s: float = 120.0  # longest 429 wait honoured
     delivery_deadline_s: float = 600.0  # a reply is retried this long, then apologised for
     messages_per_s: float = 30.0     # Telegram's overall limit for a bot; 0: no pacing
+    group_messages_per_min: float = 20.0  # Telegram's limit per group or channel; 0: none
 
     def __post_init__(self):
         if not self.token or not self.token.strip():
@@ -165,6 +166,8 @@ def build_application(citebot, settings: TelegramSettings) -> Application:
                                              max_backoff_s=settings.max_backoff_s,
                                              max_flood_wait_s=settings.max_flood_wait_s,
                                              messages_per_s=settings.messages_per_s,
+                                             group_messages_per_min=(
+                                                 settings.group_messages_per_min),
                                              delivery_deadline_s=settings.delivery_deadline_s))
                .concurrent_updates(settings.concurrency)
                .read_timeout(t).write_timeout(t).connect_timeout(t).pool_timeout(t)

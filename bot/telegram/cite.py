@@ -10,17 +10,11 @@ import re
 
 from telegram import Message, Update
 
-from index import BadQuestion
+from index import BadQuestion, lookup_with_bot
 
 from . import render
 
 MAX_CITE_CHARS = 4096  # a Telegram message; the core takes up to 5,000
-
-
-def _lookup_module():
-    import index  # the core's public API (lookup_with_bot)
-
-    return index
 
 
 _COMMAND_TEXT = re.compile(r"^/\S*\s*(.*)$", re.S)
@@ -33,20 +27,15 @@ def command_text(message: Message) -> str:
 
 
 class CiteCommand:
-    """The /cite handler; ``available`` is False when the core has no index.cite."""
+    """The /cite handler (and forwarded texts in private chats)."""
 
     def __init__(self, handlers):
         self.handlers = handlers
-        self.module = _lookup_module()
-
-    @property
-    def available(self) -> bool:
-        return self.module is not None
 
     def _lookup(self, text: str):
         service = self.handlers.service
         service.searcher()  # a due reload first, as for questions
-        return self.module.lookup_with_bot(service.citebot, text, limit=3)
+        return lookup_with_bot(service.citebot, text, limit=3)
 
     async def handle(self, update: Update, context) -> None:
         """/cite TEXT, or /cite as a reply to the message holding the text."""
@@ -61,17 +50,12 @@ class CiteCommand:
         """Look ``text`` up and reply with the matches."""
         handlers = self.handlers
         text = (text or "").strip()
-        if not text:
-            await message.reply_text("Send <code>/cite</code> with the words to look up, or "
-                                     "reply <code>/cite</code> to a message holding them.")
-            return
-        if len(text) > MAX_CITE_CHARS:
-            await message.reply_text(f"That text is too long to look up ({len(text)} "
-                                     f"characters; at most {MAX_CITE_CHARS}).")
-            return
-        wait = handlers._allowed_now(update)
-        if wait:
-            await handlers._refuse_rate(message, wait)
+        if not await handlers.admit(
+                update, message, text,
+                empty="Send <code>/cite</code> with the words to look up, or reply "
+                      "<code>/cite</code> to a message holding them.",
+                limit=MAX_CITE_CHARS,
+                too_long="That text is too long to look up ({n} characters; at most {limit})."):
             return
         try:
             result = await handlers.service.run(self._lookup, text)

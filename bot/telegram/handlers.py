@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import re
-import unicodedata
 
 from telegram import BotCommand, LinkPreviewOptions, Message, Update
 from telegram.constants import ChatMemberStatus, ChatType, MessageEntityType
@@ -31,7 +30,7 @@ from telegram.ext import (
     filters,
 )
 
-from index import BadQuestion, CitebotError, UnknownCitation
+from index import BadQuestion, CitebotError, UnknownCitation, citation_id_text
 
 from . import render
 from .buttons import Buttons, more_button
@@ -80,8 +79,7 @@ class Handlers:
         app.add_handler(CommandHandler("source", self.cmd_source, filters=msg))
         app.add_handler(CommandHandler("new", self.cmd_new, filters=msg))
         app.add_handler(CommandHandler("reload", self.cmd_reload, filters=msg))
-        if self.cite.available:
-            app.add_handler(CommandHandler("cite", self.cite.handle, filters=msg))
+        app.add_handler(CommandHandler("cite", self.cite.handle, filters=msg))
         app.add_handler(MessageHandler(msg & filters.COMMAND, self.on_unknown_command))
         app.add_handler(MessageHandler(msg & filters.TEXT, self.on_text))
         app.add_handler(MessageHandler(msg & filters.StatusUpdate.ALL, self.ignore))
@@ -99,8 +97,7 @@ class Handlers:
         articles, passages = await self.service.run(self.service.stats)
         log.info("citebot is running as @%s: %d articles, %d passages", app.bot.username,
                  articles, passages)
-        commands = COMMANDS + ([("cite", "Where does a quote come from?")]
-                               if self.cite.available else [])
+        commands = [*COMMANDS, ("cite", "Where does a quote come from?")]
         try:
             await app.bot.set_my_commands([BotCommand(c, d) for c, d in commands])
         except TelegramError as exc:
@@ -138,6 +135,23 @@ class Handlers:
             await update.message.reply_text(NOT_ALLOWED)
         raise ApplicationHandlerStop
 
+    async def admit(self, update: Update, message: Message, text: str, empty: str,
+                    limit: int | None = None, too_long: str = "") -> bool:
+        """The checks every request passes, in this order: not empty, at most ``limit``
+        characters, within the user's rate limit. False: refused, and the reply is sent
+        (``too_long`` may name ``{n}`` and ``{limit}``)."""
+        if not text:
+            await message.reply_text(empty)
+            return False
+        if limit is not None and len(text) > limit:
+            await message.reply_text(too_long.format(n=len(text), limit=limit))
+            return False
+        wait = self._allowed_now(update)
+        if wait:
+            await self._refuse_rate(message, wait)
+            return False
+        return True
+
     def _allowed_now(self, update: Update) -> float:
         """0 when the user may ask now, else seconds to wait (the rate limit)."""
         user = update.effective_user
@@ -169,19 +183,13 @@ class Handlers:
         message = update.effective_message
         chat, user = update.effective_chat, update.effective_user
         question = question.strip()
-        if not question:
-            await message.reply_text("Ask me a question about the articles, like "
-                                     "<code>/ask who leads the mission?</code> — /help lists "
-                                     "the articles.")
-            return
-        limit = self.settings.max_question_chars
-        if len(question) > limit:
-            await message.reply_text(f"That question is too long ({len(question)} characters). "
-                                     f"Please ask in at most {limit} characters.")
-            return
-        wait = self._allowed_now(update)
-        if wait:
-            await self._refuse_rate(message, wait)
+        if not await self.admit(
+                update, message, question,
+                empty="Ask me a question about the articles, like <code>/ask who leads the "
+                      "mission?</code> — /help lists the articles.",
+                limit=self.settings.max_question_chars,
+                too_long="That question is too long ({n} characters). Please ask in at most "
+                         "{limit} characters."):
             return
         key = (chat.id, user.id if user else chat.id)
         async with self.chat_lock(chat.id):
@@ -231,7 +239,7 @@ class Handlers:
         """A text message: a question in private chats; in groups only when addressed to us."""
         message = update.message
         if message.chat.type == ChatType.PRIVATE:
-            if message.forward_origin is not None and self.cite.available:
+            if message.forward_origin is not None:
                 # A forwarded text is a quote someone holds: where does it come from?
                 await self.cite.lookup(update, message, message.text)
                 return
@@ -283,22 +291,17 @@ class Handlers:
         articles = await self.service.run(self.service.articles)
         texts = render.help_messages(articles, context.bot.username,
                                      int(self.settings.follow_up_window_s // 60),
-                                     cite=self.cite.available)
+                                     cite=True)
         await self.send_all(update.message, texts)
 
     async def cmd_source(self, update: Update, context: Ctx) -> None:
         """/source ID: the cited paragraph with the paragraphs around it."""
         message = update.message
-        # Control and format characters (NUL, zero-width) are never part of an id.
-        cid = "".join(ch if unicodedata.category(ch)[0] != "C" else " "
-                      for ch in command_text(message)).strip()
-        if not cid:
-            await message.reply_text("Send <code>/source</code> with a citation id, like "
-                                     "<code>/source article:p3</code> — the code under a quote.")
-            return
-        wait = self._allowed_now(update)
-        if wait:
-            await self._refuse_rate(message, wait)
+        cid = citation_id_text(command_text(message))
+        if not await self.admit(update, message, cid,
+                                empty="Send <code>/source</code> with a citation id, like "
+                                      "<code>/source article:p3</code> — the code under a "
+                                      "quote."):
             return
         try:
             view = await self.service.run(self.service.source, cid.split()[0][:200])

@@ -12,10 +12,22 @@ from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from telegram.constants import FloodLimit
 from telegram.error import BadRequest, ChatMigrated, NetworkError, RetryAfter
-from telegram.ext import BaseRateLimiter
+from telegram.ext import AIORateLimiter
 
 log = logging.getLogger("citebot.telegram")
+
+
+class _OwnFloodLines(logging.Filter):
+    """AIORateLimiter logs a traceback for every 429 it passes on; RetryingLimiter below logs
+    its own line for each (and retries), so that one is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Rate limit hit after maximum of 0 retries")
+
+
+logging.getLogger("telegram.ext.AIORateLimiter").addFilter(_OwnFloodLines())
 
 
 class UserRateLimit:
@@ -89,11 +101,13 @@ def _seconds(value) -> float:
     return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
 
 
-class RetryingLimiter(BaseRateLimiter[None]):
+class RetryingLimiter(AIORateLimiter):
     """Every Bot API call but getUpdates goes through here: pacing, flood waits, retries.
 
-    Messages (send*, edit*, copy*, forward*) are paced to ``messages_per_s`` over all chats
-    (Telegram's limit for a bot is about 30 a second; bursts of that size pass at once).
+    Pacing is python-telegram-bot's AIORateLimiter: calls to a chat at most
+    ``messages_per_s`` a second over all chats (Telegram's limit for a bot is about 30),
+    and at most ``group_messages_per_min`` a minute to one group or channel (Telegram's 20);
+    bursts of that size pass at once. 0 turns either off.
 
     A message to a person (send*, copy*, forward*) is *delivered or given up on*: through
     network errors, timeouts, 5xx answers and 429s (``RetryAfter``, waited out as Telegram
@@ -113,7 +127,13 @@ class RetryingLimiter(BaseRateLimiter[None]):
 
     def __init__(self, network_retries: int = 4, backoff_s: float = 0.5,
                  max_backoff_s: float = 15.0, max_flood_wait_s: float = 120.0,
-                 messages_per_s: float = 30.0, delivery_deadline_s: float | None = None):
+                 messages_per_s: float = FloodLimit.MESSAGES_PER_SECOND,
+                 delivery_deadline_s: float | None = None,
+                 group_messages_per_min: float = FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP):
+        # 429s come back to process_request below at once (max_retries=0): it decides.
+        super().__init__(overall_max_rate=messages_per_s, overall_time_period=1,
+                         group_max_rate=group_messages_per_min, group_time_period=60,
+                         max_retries=0)
         self.network_retries = network_retries
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
@@ -121,22 +141,8 @@ class RetryingLimiter(BaseRateLimiter[None]):
         self.messages_per_s = messages_per_s
         self.delivery_deadline_s = delivery_deadline_s
         self.gave_up = 0  # calls that failed for good after retrying (deadline, or shutdown)
-        self._tokens = messages_per_s
-        self._at = time.monotonic()
         self._stopping = False
         self._wake: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
-
-    async def _pace(self) -> None:
-        """Wait for a message slot (one event loop: no lock needed between check and take)."""
-        rate = self.messages_per_s
-        while rate > 0:
-            now = time.monotonic()
-            self._tokens = min(rate, self._tokens + (now - self._at) * rate)
-            self._at = now
-            if self._tokens >= 1.0:
-                self._tokens -= 1.0
-                return
-            await asyncio.sleep((1.0 - self._tokens) / rate)
 
     async def _sleep(self, delay: float) -> bool:
         """Sleep before a retry; False when told to stop retrying meanwhile."""
@@ -157,17 +163,10 @@ class RetryingLimiter(BaseRateLimiter[None]):
         if self._wake is not None:
             self._wake[1].set()
 
-    async def initialize(self) -> None:
-        pass
-
-    async def shutdown(self) -> None:
-        pass
-
     async def process_request(self, callback: Callable[..., Coroutine[Any, Any, Any]],
                               args: Any, kwargs: dict[str, Any], endpoint: str,
                               data: dict[str, Any], rate_limit_args: None):
         failures, waited = 0, 0.0
-        paced = endpoint.startswith(("send", "edit", "copy", "forward"))
         deliver = self.delivery_deadline_s is not None and endpoint.startswith(self.DELIVERED)
         started = time.monotonic()
 
@@ -182,9 +181,7 @@ class RetryingLimiter(BaseRateLimiter[None]):
 
         while True:
             try:
-                if paced:
-                    await self._pace()
-                return await callback(*args, **kwargs)
+                return await super().process_request(callback, args, kwargs, endpoint, data, 0)
             except RetryAfter as exc:
                 with warnings.catch_warnings():  # int vs timedelta: PTB 22 warns, both work
                     warnings.simplefilter("ignore")

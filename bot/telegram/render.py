@@ -174,7 +174,7 @@ def articles_blocks(articles: list[ArticleRef], limit: int = MAX_HELP_ARTICLES) 
     return lines
 
 
-def not_found_messages(covered: list[ArticleRef], question: str | None = None) -> list[str]:
+def not_found_messages(covered: list[ArticleRef]) -> list[str]:
     """The short "not found" reply, with what the articles do cover."""
     head = "<b>Not found in the articles.</b> I only quote the articles I hold"
     lines = [head + (", which cover:" if covered else ".")]

@@ -92,7 +92,8 @@ class AnswerService:
 
     def articles(self) -> list[ArticleRef]:
         """The articles the index holds, as citation fields."""
-        return [ArticleRef(**a.meta()) for a in self.searcher().store.articles]
+        self.searcher()  # a due reload first
+        return self.citebot.articles_covered()
 
     def stats(self) -> tuple[int, int]:
         store = self.searcher().store
@@ -102,14 +103,14 @@ class AnswerService:
     def answer(self, key, question: str, k: int = 3, more: int = 9,
                follow_ups: bool = True) -> tuple[Answer, list[ArticleRef] | None]:
         """An answer (read as a follow-up when it is one), and the articles when not found."""
-        searcher = self.searcher()
+        searcher = self.searcher()  # a due reload first
         if follow_ups:
             answer = self.conversations.ask(searcher, key, question, k=k, more=more)
         else:
             answer = searcher.ask(question, k=k, more=more)
         covered = None
         if not answer.answered:
-            covered = [ArticleRef(**a.meta()) for a in searcher.store.articles]
+            covered = self.citebot.articles_covered()
         return answer, covered
 
     def source(self, citation_id: str):

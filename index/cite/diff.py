@@ -19,21 +19,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
 
-_CHAR_MAP = {**{ord(c): "'" for c in "‘’‚‛′`´"},
-             **{ord(c): '"' for c in "“”„‟″«»"},
-             **{ord(c): "-" for c in "‐‑‒–—―−﹘﹣－"}}
-
-
-@lru_cache(maxsize=4096)
-def norm_char(ch: str) -> str:
-    """What one character becomes in normalized text ('' for invisible ones)."""
-    if ch.isspace():
-        return " "
-    if unicodedata.category(ch) in ("Cf", "Cc"):
-        return ""
-    return unicodedata.normalize("NFKD", ch.translate(_CHAR_MAP)).translate(_CHAR_MAP).casefold()
+from ..text import norm_char
 
 
 def normalize_map(text: str) -> tuple[str, list[int]]:
@@ -138,7 +125,7 @@ def _matching_pairs(gk: list[str], ak: list[str]) -> list[tuple[int, int]]:
     2023") win over more content words in another order; here each shared content word counts
     1 and a shared stop word STOP_WEIGHT, and the best total is found exactly.
     """
-    from ..search.lexical import stopwords
+    from ..text import stopwords
 
     stop = stopwords()
     n, m = len(gk), len(ak)
@@ -220,7 +207,3 @@ def word_diff(given: str, body: str, start: int, end: int) -> list[DiffOp]:
                    else _article_op(tag, given, gt, body, at))
     return ops
 
-
-def diff_is_clean(ops: list[DiffOp]) -> bool:
-    """True when the given words all stand in the article (only context around them)."""
-    return all(o.op in ("same", "context") for o in ops)

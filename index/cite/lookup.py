@@ -32,6 +32,8 @@ Raises ``BadQuestion`` (a UsageError, exit code 2) for empty, over-long or wordl
 
 from __future__ import annotations
 
+import functools
+import re
 import unicodedata
 import weakref
 from dataclasses import dataclass, field
@@ -42,6 +44,7 @@ from ..answer import ArticleRef
 from ..errors import BadQuestion
 from ..search.lexical import idf, tokenize
 from ..store.store import IndexStore
+from ..text import lookup_text, norm_char, words
 from .diff import DiffOp, is_wordish, normalize, normalize_map, word_diff
 
 MAX_TEXT_CHARS = 5000      # a pasted paragraph or two; longer is not a quote lookup
@@ -53,7 +56,6 @@ RELATIVE = 0.75            # further close matches need this share of the best s
 DENSE_CANDIDATES = 30      # singles and pairs taken by cosine before lexical re-scoring
 BM25_PASSAGES = 10         # passages taken by BM25 whose sentences are candidates too
 
-_OUTER_QUOTES = "\"'“”‘’«»„‚ \t\r\n"
 _OUTER_PUNCT = ".,;:!?…()[]{}-–—\"'“”‘’«»„‚ \t\r\n"
 
 
@@ -96,9 +98,7 @@ def clean_text(text: str | None) -> str:
     """The text to look up: control characters out, outer quotation marks and space off."""
     if text is None:
         raise BadQuestion("the text to look up is empty")
-    t = "".join(" " if unicodedata.category(ch) == "Cc" and ch not in "\n\t" else ch
-                for ch in text)
-    t = t.strip(_OUTER_QUOTES)
+    t = lookup_text(text)
     if not t.strip():
         raise BadQuestion("the text to look up is empty")
     if len(t) > MAX_TEXT_CHARS:
@@ -119,21 +119,23 @@ class _StoreData:
         self.folded: dict[str, str] = {}
         self.normalized: dict[str, tuple[str, list[int]]] = {}
         self._sentences = None
-        self._by_article: dict[str, list] | None = None
+        self._pairs = None
+        self._unusual: set[int] | None = None
 
     def passages_of(self, article_id: str) -> list:
-        """The passages of one article, in order."""
-        if self._by_article is None:
-            self._by_article = {}
-            for p in self.store.passages:
-                self._by_article.setdefault(p.article_id, []).append(p)
-        return self._by_article.get(article_id, [])
+        """The passages of one article, in order (its rows of the passage table)."""
+        store = self.store
+        return [store.passages[i] for i in store.article_rows(article_id)] \
+            if article_id in store.article_by_id else []
 
     def folded_body(self, article_id: str) -> str:
-        """NFKD + casefold of a body: a cheap, C-speed prefilter for exact lookups."""
+        """NFKD + casefold of a body, invisible characters out (as normalization drops them):
+        a cheap, C-speed prefilter for exact lookups."""
         if article_id not in self.folded:
             body = self.store.article_by_id[article_id].body
-            self.folded[article_id] = unicodedata.normalize("NFKD", body).casefold()
+            drop = {ord(ch): None for ch in set(body) if _invisible(ch)}
+            self.folded[article_id] = unicodedata.normalize("NFKD", body).casefold().translate(
+                drop)
         return self.folded[article_id]
 
     def normalized_body(self, article_id: str) -> tuple[str, list[int]]:
@@ -141,25 +143,80 @@ class _StoreData:
             self.normalized[article_id] = normalize_map(self.store.article_by_id[article_id].body)
         return self.normalized[article_id]
 
+    def unusual_articles(self) -> set[int]:
+        """Articles whose BM25 tokens may not show a word of normalized text (once per index).
+
+        A character normalized into ASCII letters or digits by itself (a ligature, a
+        full-width letter, ``ß``) or into nothing (a soft hyphen inside a word) tokenizes
+        differently from its normalized form; and a heading that no passage carries (one
+        followed by another heading, or by nothing) is in no posting list. The posting lists
+        cannot rule these articles out: ``find_exact`` always reads them.
+        """
+        if self._unusual is None:
+            self._unusual = {i for i, a in enumerate(self.store.articles)
+                             if any(_unusual(ch) for ch in set(a.body) if not ch.isascii())
+                             or not self._headings_indexed(a)}
+        return self._unusual
+
+    def _headings_indexed(self, article) -> bool:
+        """Every word outside the article's passages is in the heading of the next one."""
+        body, prev = article.body, 0
+        for start, end, heading in self.store.table.passage_spans(article.id):
+            gap = body[prev:start]
+            if _ANY_WORD.search(gap) and words(gap) != words(heading or ""):
+                return False
+            prev = end
+        return not _ANY_WORD.search(body[prev:])
+
     def sentences(self):
-        """(passage index, start, end) per sentence row, pair validity and pair norms."""
+        """Per sentence row: its passage, start and end; the sentence vectors, pair norms."""
         if self._sentences is None:
-            rows = [(i, s, e) for i, p in enumerate(self.store.passages) for s, e in p.sentences]
-            vecs = np.asarray(self.store.sentence_vectors, dtype=np.float32)
-            n = len(rows)
-            # A pair is two consecutive sentences of one article with only space between them
-            # (not across a heading). Its vector is the normalized sum of the two.
-            ok = np.zeros(max(n - 1, 0), dtype=bool)
-            for r in range(n - 1):
-                (pa, _, e1), (pb, s2, _) = rows[r], rows[r + 1]
-                a = self.store.passages[pa].article_id
-                if a == self.store.passages[pb].article_id and \
-                        not self.store.article_by_id[a].body[e1:s2].strip():
-                    ok[r] = True
+            store = self.store
+            offsets = np.asarray(store.sentence_offsets)
+            owner = np.repeat(np.arange(len(offsets) - 1, dtype=np.int64), np.diff(offsets))
+            spans = np.asarray(store.table.spans)
+            vecs = np.asarray(store.sentence_vectors, dtype=np.float32)
+            n = len(owner)
             dots = np.einsum("ij,ij->i", vecs[:-1], vecs[1:]) if n > 1 else np.zeros(0)
             norms = np.sqrt(np.maximum(2.0 + 2.0 * dots, 1e-6)).astype(np.float32)
-            self._sentences = (rows, vecs, ok, norms, {})
+            self._sentences = (owner, spans, vecs, norms, {})
         return self._sentences
+
+    def pair_ok(self, r: int) -> bool:
+        """Sentence rows r and r + 1 make a pair: one article, only space between them (not
+        across a heading). A pair's vector is the normalized sum of the two."""
+        owner, spans, _vecs, _norms, _ = self.sentences()
+        if r + 1 >= len(owner):
+            return False
+        a = self.store.passages[int(owner[r])].article_id
+        if a != self.store.passages[int(owner[r + 1])].article_id:
+            return False
+        return not self.store.article_by_id[a].body[int(spans[r][1]):int(spans[r + 1][0])].strip()
+
+    def all_pairs(self) -> np.ndarray:
+        """``pair_ok`` of every row (for ranking every pair by cosine; once per index)."""
+        if self._pairs is None:
+            n = len(self.sentences()[0])
+            self._pairs = np.array([self.pair_ok(r) for r in range(n - 1)], dtype=bool)
+        return self._pairs
+
+
+_ANY_WORD = re.compile(r"\w")
+
+
+@functools.cache
+def _invisible(ch: str) -> bool:
+    """A character normalization drops (control and format ones, whitespace aside)."""
+    return not ch.isspace() and unicodedata.category(ch) in ("Cf", "Cc")
+
+
+@functools.cache
+def _unusual(ch: str) -> bool:
+    """A character that normalizes into nothing, or into ASCII letters or digits alone."""
+    if ch.isspace():
+        return False
+    n = norm_char(ch)
+    return not n or (n.isascii() and any(c.isalnum() for c in n))
 
 
 _DATA: weakref.WeakKeyDictionary[IndexStore, _StoreData] = weakref.WeakKeyDictionary()
@@ -198,6 +255,31 @@ def _longest_ascii_word(norm: str) -> str:
     return max(words, key=len) if words else ""
 
 
+# An ASCII word inside a normalized text, with a character that is not \w on either side
+# within the text: tokenizing the article gives it the same BM25 token.
+_NOT_WORD = r"[\x00-/:-@\[-^`{-\x7f]"  # ASCII, and not \w (so not "_" either)
+_INNER_WORD = re.compile(rf"(?<={_NOT_WORD})[A-Za-z0-9]{{3,}}(?={_NOT_WORD})")
+_PREFILTER_TERMS = 3  # the rarest words of the text that an article must hold
+
+
+def _candidate_articles(store: IndexStore, needle: str) -> list | None:
+    """The articles that may hold ``needle`` (normalized), from the posting lists of its
+    rarest inner words (work grows with those lists, not with the index); None: no word
+    to go by, every article is read."""
+    stems = {stem for w in _INNER_WORD.findall(needle) for stem in tokenize(w)}
+    postings = sorted(store.postings(sorted(stems)), key=lambda d: len(d))
+    if len(postings) < len(stems) or not stems:
+        # A word no passage holds: only an unusual article can still hold the text.
+        return None if not stems else sorted(_data(store).unusual_articles())
+    art_col = store.table.rows
+    keep = None
+    for docs in postings[:_PREFILTER_TERMS]:
+        arts = np.unique(np.asarray(art_col[np.asarray(docs), 0]))
+        keep = arts if keep is None else np.intersect1d(keep, arts, assume_unique=True)
+    found = set(keep.tolist()) | _data(store).unusual_articles()
+    return sorted(found)
+
+
 def find_exact(store: IndexStore, text: str) -> list[tuple[str, int, int]]:
     """Every (article id, start, end) where ``text`` occurs, up to normalization."""
     needle = normalize(text)
@@ -207,7 +289,9 @@ def find_exact(store: IndexStore, text: str) -> list[tuple[str, int, int]]:
     probe = _longest_ascii_word(needle)
     starts_word, ends_word = is_wordish(needle[0]), is_wordish(needle[-1])
     found = []
-    for article in store.articles:
+    rows = _candidate_articles(store, needle)
+    articles = store.articles if rows is None else [store.articles[i] for i in rows]
+    for article in articles:
         if probe and probe not in data.folded_body(article.id):
             continue  # cannot hold the text: skip normalizing it
         norm, idx = data.normalized_body(article.id)
@@ -236,44 +320,47 @@ def _lexical(weights: dict[str, float], stems: set[str]) -> float:
 def find_close(store: IndexStore, text: str, limit: int = 5, embedder=None,
                cutoff: float | None = None) -> list[tuple[str, int, int, float]]:
     """Best sentences or sentence pairs for ``text``: (article id, start, end, similarity)."""
-    rows, vecs, pair_ok, pair_norms, stem_cache = _data(store).sentences()
-    if not rows:
+    data = _data(store)
+    owner, spans, vecs, pair_norms, stem_cache = data.sentences()
+    if not len(owner):
         return []
     tokens = tokenize(text)
     n_docs = max(1, len(store.passages))
     weights = {t: idf(store.doc_freq.get(t, 0), n_docs) for t in dict.fromkeys(tokens)}
-    # Cosine of every sentence and pair: one matrix product (a pair's vector is the
-    # normalized sum of its sentences', so its cosine comes from theirs).
-    single = np.zeros(len(rows), dtype=np.float32)
+    cand: set[tuple[int, int]] = set()  # (first row, last row)
+    single = pair = None
     if embedder is not None:
+        # Cosine of every sentence and pair: one matrix product (a pair's vector is the
+        # normalized sum of its sentences', so its cosine comes from theirs).
         q = np.asarray(embedder.encode_query(text), dtype=np.float32).reshape(-1)
         single = vecs @ q
-    pair = np.where(pair_ok, (single[:-1] + single[1:]) / pair_norms, -1.0)
-    cand: set[tuple[int, int]] = set()  # (first row, last row)
-    if embedder is not None:
+        pair_ok = data.all_pairs()
+        pair = np.where(pair_ok, (single[:-1] + single[1:]) / pair_norms, -1.0)
         cand |= {(int(r), int(r)) for r in np.argsort(-single)[:DENSE_CANDIDATES]}
         cand |= {(int(r), int(r) + 1) for r in np.argsort(-pair)[:DENSE_CANDIDATES]
                  if pair_ok[r]}
     if tokens:  # the sentences of the best BM25 passages too: wording the model may miss
-        bm = store.bm25_scores(tokens)
-        top = {int(i) for i in np.argsort(-bm)[:BM25_PASSAGES] if bm[i] > 0}
-        for r, (pi, _, _) in enumerate(rows):
-            if pi in top:
+        top, _ = store.bm25_top(tokens, BM25_PASSAGES)
+        offsets = store.sentence_offsets
+        for pi in top.tolist():
+            for r in range(int(offsets[pi]), int(offsets[pi + 1])):
                 cand.add((r, r))
-                if r < len(pair_ok) and pair_ok[r]:
+                if data.pair_ok(r):
                     cand.add((r, r + 1))
     scored = []
     for r1, r2 in cand:
-        cos = float(single[r1]) if r1 == r2 else float(pair[r1])
         stems = set()
         for r in range(r1, r2 + 1):
             if r not in stem_cache:
-                pi, s, e = rows[r]
-                body = store.article_by_id[store.passages[pi].article_id].body
-                stem_cache[r] = set(tokenize(body[s:e]))
+                body = store.article_by_id[store.passages[int(owner[r])].article_id].body
+                stem_cache[r] = set(tokenize(body[int(spans[r][0]):int(spans[r][1])]))
             stems |= stem_cache[r]
         lex = _lexical(weights, stems)
-        sim = W_DENSE * cos + W_LEX * lex if embedder is not None else lex
+        if embedder is not None:
+            cos = float(single[r1]) if r1 == r2 else float(pair[r1])
+            sim = W_DENSE * cos + W_LEX * lex
+        else:
+            sim = lex
         scored.append((sim, r1, r2))
     scored.sort(key=lambda x: (-x[0], x[2] - x[1], x[1]))
     cutoff = (CUTOFF if embedder is not None else LEX_CUTOFF) if cutoff is None else cutoff
@@ -284,8 +371,8 @@ def find_close(store: IndexStore, text: str, limit: int = 5, embedder=None,
         if used & set(range(r1, r2 + 1)):
             continue  # overlaps a better candidate
         used |= set(range(r1, r2 + 1))
-        p1 = rows[r1][0]
-        out.append((store.passages[p1].article_id, rows[r1][1], rows[r2][2], sim))
+        out.append((store.passages[int(owner[r1])].article_id, int(spans[r1][0]),
+                    int(spans[r2][1]), sim))
     return out
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CorpusError
+from ..fileio import write_atomic
 
 ARTICLE_SUFFIXES = (".md", ".markdown", ".txt")
 META_FIELDS = ("title", "source", "published", "url", "language")
@@ -159,7 +159,5 @@ def write_article(corpus_dir: Path, article: Article) -> Path:
     corpus_dir = Path(corpus_dir)
     corpus_dir.mkdir(parents=True, exist_ok=True)
     path = corpus_dir / f"{article.id}.md"
-    tmp = corpus_dir / f".{article.id}.md.tmp"
-    tmp.write_bytes(render_article(article).encode("utf-8"))
-    os.replace(tmp, path)
+    write_atomic(path, render_article(article))
     return path

@@ -16,7 +16,6 @@ index can be built by either engine and queried by the other.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import IndexMismatch
+from ..fileio import sha256_file
 from .base import Embedder
 
 ONNX_DIR = "onnx"
@@ -45,14 +45,6 @@ def export_cache_root() -> Path:
     """Where exports are kept between builds: $XDG_CACHE_HOME/citebot/onnx (or ~/.cache)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "citebot" / "onnx"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def read_spec(folder: Path) -> dict | None:
@@ -78,7 +70,7 @@ def cached_export(fingerprint: str | None, root: Path | None = None) -> Path | N
             or spec.get("export_revision", 1) < EXPORT_REVISION:
         return None
     # The cache lives outside the index: check the model file before it is copied into one.
-    if _sha256(folder / "model.onnx") != spec.get("onnx_sha256"):
+    if sha256_file(folder / "model.onnx") != spec.get("onnx_sha256"):
         return None
     return folder
 
@@ -163,7 +155,7 @@ def export_model(st_model, name: str, fingerprint: str, dest: Path) -> Path:
                 "lowercase": bool(getattr(transformer, "do_lower_case", False)),
                 "max_seq_length": int(st_model.max_seq_length or 512),
                 "pad_id": int(hf_tok.pad_token_id or 0),
-                "onnx_sha256": _sha256(tmp / "model.onnx"),
+                "onnx_sha256": sha256_file(tmp / "model.onnx"),
                 "exporter": f"torch {torch.__version__} torch.onnx.export opset 17"}
         (tmp / "embedder.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
         probe = OnnxEmbedder(tmp).encode(_PROBES)

@@ -7,8 +7,6 @@ writes each as ``<id>.md``, atomically. One unusable file or entry is reported a
 
 from __future__ import annotations
 
-import fcntl
-import os
 import re
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -26,7 +24,9 @@ from ..corpus.articles import (
     write_article,
 )
 from ..errors import CitebotError, CorpusError, IngestError, UsageError
-from .draft import Draft, clean_paragraph, normalize_date, text_key, url_key, word_count
+from ..fileio import folder_lock, write_atomic
+from ..text import clean_paragraph
+from .draft import Draft, normalize_date, text_key, url_key, word_count
 
 KINDS = {".html": "html", ".htm": "html", ".xhtml": "html", ".pdf": "pdf", ".xml": "feed",
          ".rss": "feed", ".atom": "feed", ".jsonl": "jsonl", ".ndjson": "jsonl",
@@ -84,13 +84,8 @@ class IngestReport:
 @contextmanager
 def corpus_lock(corpus_dir: Path):
     """One writer at a time per corpus folder (ids and duplicate checks must not race)."""
-    corpus_dir.mkdir(parents=True, exist_ok=True)
-    with open(corpus_dir / ".citebot-corpus.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with folder_lock(corpus_dir, ".citebot-corpus.lock"):
+        yield
 
 
 # -- inputs ---------------------------------------------------------------------------------
@@ -255,9 +250,7 @@ class Catalog:
 def _write(corpus_dir: Path, draft: Draft, article_id: str) -> Path:
     if draft.raw is not None and draft.explicit_id in (None, article_id):
         path = corpus_dir / f"{article_id}.md"  # a .md file copied as it is
-        tmp = corpus_dir / f".{article_id}.md.tmp"
-        tmp.write_bytes(draft.raw.encode("utf-8"))
-        os.replace(tmp, path)
+        write_atomic(path, draft.raw)
         return path
     extra = dict(draft.extra)
     if draft.author:

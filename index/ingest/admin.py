@@ -59,7 +59,7 @@ def list_articles(bot) -> list[dict]:
     try:
         if articles and not bot.is_stale(read_manifest(bot.config.index)):
             store = IndexStore(bot.config.index, verify=False)
-            counts = Counter(p.article_id for p in store.passages)
+            counts = Counter(store.passage_counts())
     except (IndexError_, CorpusError):
         counts = None  # no usable index, or a broken file: count the passages here
     return [{"id": a.id, "title": a.title, "source": a.source, "published": a.published,

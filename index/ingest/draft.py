@@ -11,9 +11,10 @@ import unicodedata
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from ..text import clean_paragraph
+
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 # Invisible characters that only break words apart (soft hyphen, zero-width space, BOM).
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u2060\ufeff"), None)
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:$|[T ]\d)")
 _SLASHED = re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})$")
 # 20240314, and PDF dates such as D:20240314120000Z
@@ -38,13 +39,6 @@ class Draft:
     extra: dict = field(default_factory=dict)
     raw: str | None = None        # a .md file's own text, copied as it is when nothing changes
     explicit_id: str | None = None  # an `id:` from a .md front matter
-
-
-def clean_paragraph(text: str) -> str:
-    """One paragraph on one line: whitespace runs collapsed, control characters dropped."""
-    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
-    text = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text)
-    return " ".join(text.split())
 
 
 def body_from_paragraphs(paragraphs) -> str:

@@ -6,10 +6,10 @@ import io
 import json
 
 from ..errors import IngestError
+from ..text import clean_paragraph
 from .draft import (
     Draft,
     body_from_paragraphs,
-    clean_paragraph,
     drop_leading_title,
     normalize_date,
     paragraphs_of_text,

@@ -9,10 +9,10 @@ from collections import Counter
 from pathlib import Path
 
 from ..errors import IngestError
+from ..text import clean_paragraph
 from .draft import (
     Draft,
     body_from_paragraphs,
-    clean_paragraph,
     drop_leading_title,
     title_from_text,
     word_count,

@@ -22,7 +22,6 @@ from ..errors import BadQuestion, UsageError
 from ..search.lexical import tokenize
 from ..search.rank import Searcher, clean_question
 
-SYSTEMS = ("citebot", "bm25", "dense")
 # Asked of every corpus: nothing in a news or Wikipedia corpus should answer them with a quote.
 GENERAL_OFF_TOPIC = (
     "Who won the 2022 World Cup?",
@@ -323,9 +322,7 @@ def evaluate_squad(path: Path, k: int = 3, threshold: float | None = None,
         for article in es.articles:
             write_article(corpus, article)
         bot = Citebot(resolve(corpus=corpus, index=Path(tmp) / "index", model=model,
-                              threshold=threshold), progress=progress)
-        if embedder is not None:
-            bot._index_embedder = embedder
+                              threshold=threshold), progress=progress, embedder=embedder)
         bot.build()
         searcher = bot.searcher
         report = run(searcher, es, k, label=Path(path).name)

@@ -16,7 +16,8 @@ from dataclasses import replace
 import numpy as np
 
 from ..search.lexical import tokenize
-from ..search.rank import Searcher, SearchParams, clean_question, stage2_score, unit_match
+from ..search.quotes import unit_match
+from ..search.rank import Searcher, SearchParams, clean_question, stage2_score
 
 GRID = {
     "w_bm25": (0.0, 0.05, 0.1, 0.2, 0.3),
@@ -54,8 +55,7 @@ def grid_scores(searcher: Searcher, questions, vecs, golds, grid: dict = GRID):
     settings = [dict(zip(keys, values)) for values in itertools.product(*grid.values())]
     r1 = np.zeros((len(settings), len(questions)), dtype=bool)
     inq = np.zeros_like(r1)
-    tuner = Searcher(searcher.store, searcher.embedder, searcher.params)
-    tuner._analysis, tuner._analysis_lock = searcher._analysis, searcher._analysis_lock  # once
+    tuner = searcher.with_params(searcher.params)  # sentences analysed once, for all settings
     for s_i, setting in enumerate(settings):
         p = params_for(searcher.params, **setting)
         tuner.params = p

@@ -17,7 +17,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 from ..answer import Answer
-from .lexical import stopwords, words
+from ..text import FOLLOW_UP_FUNCTION_WORDS, stopwords, words
 from .rank import clean_question
 
 FOLLOW_UP_WINDOW_S = 300.0     # "a few minutes": older context is forgotten
@@ -33,19 +33,8 @@ ANAPHORA = frozenset({
 # Openings that continue the previous question ("And the second one?", "What about Kenya?").
 _CONTINUES = re.compile(r"^\W*(and|but|also|so|then|what about|how about|what else|"
                         r"anything else|why not|why|more)\b", re.I)
-# Function words beyond the BM25 stop words: they name no topic of their own.
-_FUNCTION = frozenset({
-    "were", "has", "have", "had", "been", "being", "am", "can", "could", "would", "should",
-    "may", "might", "must", "shall", "from", "about", "after", "before", "during", "since",
-    "until", "than", "so", "very", "just", "only", "any", "some", "all", "each", "more", "most",
-    "also", "again", "up", "down", "out", "over", "under", "here", "we", "you", "i", "me", "my",
-    "our", "your", "us", "say", "said", "tell", "know", "happen", "happened", "exactly",
-    "get", "got", "go", "went", "make", "made", "long", "ago", "still", "yet", "ever", "now",
-})
-
-
 def _function_words() -> frozenset[str]:
-    return stopwords() | _FUNCTION
+    return stopwords() | FOLLOW_UP_FUNCTION_WORDS
 
 
 def content_words(text: str) -> list[str]:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from functools import lru_cache
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+from ..text import QUESTION_FUNCTION_WORDS, stopwords, words
 
 
 @lru_cache(maxsize=1)
@@ -17,43 +16,15 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
-# bm25s's English stop words (bm25s.stopwords.STOPWORDS_EN), copied: importing bm25s pulls in
-# scipy, 0.2 s that a one-shot `citebot ask` cannot afford (tests/test_onnx.py checks the copy).
-STOPWORDS_EN = ("a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into",
-                "is", "it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then",
-                "there", "these", "they", "this", "to", "was", "will", "with")
-
-
-@lru_cache(maxsize=1)
-def stopwords() -> frozenset[str]:
-    # Question words carry the question's type, not its topic.
-    return frozenset(STOPWORDS_EN) | {"what", "which", "who", "whom", "whose", "when", "where",
-                                      "why", "how", "many", "much", "did", "does", "do"}
-
-
-# Auxiliaries, pronouns and the commonest prepositions name nothing a question asks about
-# ("How many officers were in it?" names one thing). Left out of a question's terms when
-# judging how much of it a passage holds; BM25 and citation lookups keep `stopwords()`.
-FUNCTION_WORDS = frozenset({
-    "am", "were", "been", "being", "has", "have", "had", "having", "can", "could", "would",
-    "should", "shall", "must", "about", "from", "than", "so", "he", "she", "him", "his", "her",
-    "hers", "its", "we", "our", "you", "your", "i", "me", "my", "them", "those", "s"})
-
-
 @lru_cache(maxsize=1)
 def _function_stems() -> frozenset[str]:
-    return frozenset(_stemmer().stemWords(sorted(FUNCTION_WORDS)))
+    return frozenset(_stemmer().stemWords(sorted(QUESTION_FUNCTION_WORDS)))
 
 
 def question_terms(tokens: list[str]) -> list[str]:
-    """The distinct stems of a tokenized question that name something (FUNCTION_WORDS out)."""
+    """The distinct stems of a tokenized question that name something (function words out)."""
     drop = _function_stems()
     return [t for t in dict.fromkeys(tokens) if t not in drop]
-
-
-def words(text: str) -> list[str]:
-    """Lower-cased word tokens, stop words kept."""
-    return [w.lower() for w in _WORD.findall(text)]
 
 
 def tokenize(text: str) -> list[str]:
@@ -115,12 +86,6 @@ def type_match(kind: str | None, sentence: str, asked: set[str] = frozenset()) -
         return 0.0
     return 1.0 if any(m.group(0).lower().strip(".,") not in asked
                       for m in pattern.finditer(sentence)) else 0.0
-
-
-def norm_words(text: str) -> tuple[str, ...]:
-    """Lower-cased words (accents folded): what near-duplicate quotes are compared on."""
-    folded = unicodedata.normalize("NFKD", text)
-    return tuple(w for w in words("".join(ch for ch in folded if not unicodedata.combining(ch))))
 
 
 def near_duplicate(a: tuple[str, ...], b: tuple[str, ...]) -> bool:

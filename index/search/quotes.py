@@ -66,7 +66,6 @@ class Sentences:
     pair_start: list[int | None]
     ante_content: list[frozenset[str]]
     ante_pairs: list[set[tuple[str, str]]]
-    passage_terms: frozenset[str]   # content stems of the passage, its title and heading
 
 
 def _clause_start(text: str, start: int, end: int) -> int | None:
@@ -81,8 +80,8 @@ def _clause_start(text: str, start: int, end: int) -> int | None:
     return None
 
 
-def analyse_passage(body: str, spans: list[tuple[int, int]], context: str) -> Sentences:
-    """Tokenize a passage's sentences (``context``: its title and heading)."""
+def analyse_passage(body: str, spans: list[tuple[int, int]]) -> Sentences:
+    """Tokenize a passage's sentences."""
     texts = [body[s:e] for s, e in spans]
     analysed = [analyze(t) for t in texts]
     leans = [_LEANS_BACK.match(t) for t in texts]
@@ -105,9 +104,7 @@ def analyse_passage(body: str, spans: list[tuple[int, int]], context: str) -> Se
                      pairs=[bigrams(s) for s, _ in analysed],
                      lean_content=[c for _, c in rest], lean_pairs=[bigrams(s) for s, _ in rest],
                      pair_start=pair_start, ante_content=[c for _, c in ante],
-                     ante_pairs=[bigrams(s) for s, _ in ante],
-                     passage_terms=frozenset().union(analyze(context)[1],
-                                                     *(c for _, c in analysed)))
+                     ante_pairs=[bigrams(s) for s, _ in ante])
 
 
 def evidence(q: Query, s: Sentences, cos: np.ndarray, vectors: np.ndarray) -> dict:

@@ -14,7 +14,6 @@ Quotes are chosen in quotes.py; near-duplicate quotes of other articles become "
 from __future__ import annotations
 
 import threading
-import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -23,19 +22,17 @@ import numpy as np
 from ..answer import Answer, ArticleRef, Citation
 from ..errors import BadQuestion
 from ..store.store import IndexStore
-from .lexical import (  # noqa: F401
+from ..text import norm_words, question_text, words
+from .lexical import (
     analyze,
     bigrams,
     idf,
     near_duplicate,
-    norm_words,
     question_terms,
     question_type,
     tokenize,
-    words,
 )
-from .quotes import (  # noqa: F401
-    QUOTE_BUDGET,
+from .quotes import (
     Query,
     Sentences,
     analyse_passage,
@@ -93,10 +90,7 @@ def clean_question(question: str) -> str:
     """Validate and normalize a question; raises BadQuestion with a readable reason."""
     if question is None:
         raise BadQuestion("the question is empty")
-    q = unicodedata.normalize("NFKC", question)
-    # Control and format characters (NUL, zero-width, direction marks) carry no meaning here.
-    q = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in q)
-    q = " ".join(q.split())
+    q = question_text(question)
     if not q:
         raise BadQuestion("the question is empty")
     if len(q) > MAX_QUESTION_CHARS:
@@ -137,6 +131,13 @@ class Searcher:
         self.n_docs = max(1, len(store.passages))
         self._analysis: OrderedDict[int, Sentences] = OrderedDict()
         self._analysis_lock = threading.Lock()
+        self._filter = None  # (article id set, its passage rows, their mask): see _rows_of
+
+    def with_params(self, params: SearchParams) -> Searcher:
+        """The same index and embedder with other params, sharing the sentence analyses."""
+        other = Searcher(self.store, self.embedder, params)
+        other._analysis, other._analysis_lock = self._analysis, self._analysis_lock
+        return other
 
     # -- the question ------------------------------------------------------------------------
     def query(self, text: str, qvec: np.ndarray, tokens: list[str] | None = None) -> Query:
@@ -160,8 +161,7 @@ class Searcher:
                 return got
         passage = self.store.passages[i]
         article = self.store.article_by_id[passage.article_id]
-        got = analyse_passage(article.body, passage.sentences,
-                              f"{article.title} {passage.heading or ''}")
+        got = analyse_passage(article.body, passage.sentences)
         with self._analysis_lock:
             self._analysis[i] = got
             if len(self._analysis) > _ANALYSIS_CACHE:
@@ -199,24 +199,20 @@ class Searcher:
         p = self.params
         mode = mode or p.mode
         n = len(self.store.passages)
-        # With a filter, search deeper so that enough allowed passages remain.
-        depth = n if articles is not None else min(n, p.candidates)
-        dense_idx, dense_sc = self.store.dense_search(q.vec, depth)
-        allowed = None
+        # With a filter, only the allowed passages are searched (by their table rows).
+        rows = allowed = None
         if articles is not None:
-            allowed = np.array([self.store.passages[i].article_id in articles
-                                for i in range(n)], dtype=bool)
-            keep = allowed[dense_idx]
-            dense_idx, dense_sc = dense_idx[keep][: p.candidates], dense_sc[keep][: p.candidates]
+            rows, allowed = self._rows_of(articles)
+        dense_idx, dense_sc = self.store.dense_search(q.vec, min(n, p.candidates), rows=rows)
         dense = dict(zip(dense_idx.tolist(), dense_sc.tolist()))
-        bm = self.store.bm25_scores(q.tokens) if mode != "dense" and q.tokens else \
-            np.zeros(n, np.float32)
-        if allowed is not None:
-            bm = np.where(allowed, bm, 0.0).astype(np.float32)
-        hits = np.flatnonzero(bm)
-        if len(hits) > p.candidates:
-            hits = hits[np.argpartition(-bm[hits], p.candidates - 1)[: p.candidates]]
-        hits = hits[np.argsort(-bm[hits], kind="stable")]
+        if mode != "dense" and q.tokens:
+            hits, hit_sc, dense_bm = self.store.bm25_top(q.tokens, p.candidates,
+                                                         allowed=allowed, also=dense_idx)
+        else:
+            hits, hit_sc = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            dense_bm = np.zeros(len(dense_idx), dtype=np.float32)
+        bm = dict(zip(dense_idx.tolist(), dense_bm.tolist()))
+        bm.update(zip(hits.tolist(), hit_sc.tolist()))
         if mode == "bm25":
             cand = hits.tolist()
         elif mode == "dense":
@@ -229,7 +225,7 @@ class Searcher:
         d = np.array([dense[i] if i in dense
                       else float(self.store.faiss.reconstruct(int(i)) @ q.vec) for i in cand],
                      dtype=np.float64)
-        bm_c = bm[cand_arr].astype(np.float64)
+        bm_c = np.array([bm.get(i, 0.0) for i in cand], dtype=np.float64)
         bm_max = float(bm_c.max()) if len(bm_c) else 0.0
         bn = bm_c / bm_max if bm_max > 0 else np.zeros(len(cand))
         cos, starts, counts, best = self._sentence_cosines(cand_arr, q.vec)
@@ -256,6 +252,18 @@ class Searcher:
             head[j] = (i, stage2_score(p, f["dense"], f["bm25"], best_match), f)
         head.sort(key=lambda r: -r[1])
         return head + out[len(head):]
+
+    def _rows_of(self, articles: set[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The passage rows of these articles and their mask (the last set's kept: a session's
+        --since/--source asks with the same set every time)."""
+        cached = self._filter
+        if cached is not None and cached[0] is articles:
+            return cached[1], cached[2]
+        rows = self.store.rows_of_articles(articles)
+        allowed = np.zeros(len(self.store.passages), dtype=bool)
+        allowed[rows] = True
+        self._filter = (articles, rows, allowed)
+        return rows, allowed
 
     # -- quotes ------------------------------------------------------------------------------
     def best_span(self, q: Query, passage_idx: int, feats: dict,

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
+
+from ..fileio import atomic_file, sha256_file, write_atomic
 
 CACHE_DIR = "cache"
 
@@ -41,14 +41,6 @@ def model_key(embedder) -> str:
     """Which model's vectors: its file fingerprint when known, else its name."""
     ident = getattr(embedder, "fingerprint", None) or f"name:{embedder.name}"
     return hashlib.sha256(f"{ident}\0{embedder.dim}".encode()).hexdigest()[:16]
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class EmbeddingCache:
@@ -71,7 +63,7 @@ class EmbeddingCache:
         try:
             meta = json.loads(self.path.with_suffix(".json").read_text(encoding="utf-8"))
             if (meta.get("dim") != self.dim or meta.get("size") != self.path.stat().st_size
-                    or meta.get("sha256") != _sha256(self.path)):
+                    or meta.get("sha256") != sha256_file(self.path)):
                 return empty
             records = np.load(self.path, mmap_mode="r")
         except (OSError, ValueError):
@@ -117,20 +109,13 @@ class EmbeddingCache:
         records["key"] = keys
         if len(keys):
             records["vec"] = np.concatenate(self._used_vecs)[first]
-        tag = uuid.uuid4().hex[:8]
-        tmp = self.folder / f".{self.path.name}.{tag}.tmp"
-        with open(tmp, "wb") as fh:
-            np.save(fh, records)
-            fh.flush()
-            os.fsync(fh.fileno())
-        meta = {"dim": self.dim, "count": int(len(keys)), "size": tmp.stat().st_size,
-                "sha256": _sha256(tmp), "embedder": self.embedder.name}
-        meta_tmp = self.folder / f".{self.path.stem}.json.{tag}.tmp"
-        meta_tmp.write_text(json.dumps(meta), encoding="utf-8")
         # Data first, then its sidecar: a crash in between leaves a mismatch, i.e. no cache.
         self._records = None  # drop the memory map before its file is replaced
-        os.replace(tmp, self.path)
-        os.replace(meta_tmp, self.path.with_suffix(".json"))
+        with atomic_file(self.path) as fh:
+            np.save(fh, records)
+        meta = {"dim": self.dim, "count": int(len(keys)), "size": self.path.stat().st_size,
+                "sha256": sha256_file(self.path), "embedder": self.embedder.name}
+        write_atomic(self.path.with_suffix(".json"), json.dumps(meta))
         for other in self.folder.iterdir():
             stale_tmp = other.name.endswith(".tmp") and time.time() - other.stat().st_mtime > 3600
             foreign = other.name.startswith("embeddings-") and \
@@ -187,7 +172,4 @@ class PassageCache:
     def save(self) -> None:
         """Keep the bodies of this build only (written atomically)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex[:8]}.tmp")
-        tmp.write_text(json.dumps({"version": self.version, "bodies": self._used}),
-                       encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps({"version": self.version, "bodies": self._used}))

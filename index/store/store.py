@@ -21,7 +21,6 @@ one-million-passage index (gigabytes) loading in under a second without trusting
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -37,6 +36,7 @@ import numpy as np
 from ..corpus.articles import Article
 from ..corpus.passages import Passage
 from ..errors import IndexCorrupt, IndexMismatch, IndexMissing
+from ..fileio import fsync_dir, sha256_file, write_json_atomic
 
 FORMAT_VERSION = 2  # 2: compact passage table (table.py), stat stamps, ONNX question encoder
 MANIFEST = "manifest.json"
@@ -47,44 +47,13 @@ ALWAYS_HASH_BYTES = 128 << 20  # files up to this size are re-hashed at every lo
 # against exact search 0.99 at 100k with efSearch 128, 0.97-0.98 at 1M with 512, ~1 ms.
 FLAT_MAX = 20_000
 HNSW = {"M": 16, "efConstruction": 64, "efSearch": 128}
+EXACT_FILTERED = 50_000  # a filtered HNSW search scores up to this many passages exactly
 HNSW_DEEP_ABOVE, HNSW_DEEP_EF = 250_000, 512
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _stamp(path: Path) -> list[int]:
     st = path.stat()
     return [st.st_ino, st.st_mtime_ns, st.st_ctime_ns]
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_json_atomic(path: Path, data) -> None:
-    """Write JSON to a temporary file in the same folder, fsync, then rename over ``path``."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, ensure_ascii=False)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
 
 
 def read_manifest(index_dir: Path) -> dict:
@@ -114,7 +83,6 @@ class BuildData:
     passage_vectors: np.ndarray
     sentence_vectors: np.ndarray
     bm25: object  # a bm25s.BM25 retriever
-    doc_freq: dict[str, int]  # unused on disk: derived from the BM25 index (DocFreq)
     manifest: dict
     extra_files: dict[str, Path] = field(default_factory=dict)  # name in gen -> file to copy
     index_type: str | None = None  # None: chosen by size (choose_index_type)
@@ -175,10 +143,10 @@ def write_generation(index_dir: Path, data: BuildData) -> dict:
                 with open(path, "rb") as fh:
                     os.fsync(fh.fileno())
                 files[path.relative_to(tmp_dir).as_posix()] = {
-                    "sha256": _sha256(path), "size": path.stat().st_size, "stamp": _stamp(path)}
-        _fsync_dir(tmp_dir)
+                    "sha256": sha256_file(path), "size": path.stat().st_size, "stamp": _stamp(path)}
+        fsync_dir(tmp_dir)
         os.replace(tmp_dir, index_dir / gen)  # renaming the folder leaves its files' stamps
-        _fsync_dir(index_dir)
+        fsync_dir(index_dir)
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
@@ -324,7 +292,7 @@ class IndexStore:
             unchanged = info.get("stamp") is not None and _stamp(path) == info["stamp"]
             if full or size <= ALWAYS_HASH_BYTES or not unchanged:
                 self.hashed.append(rel)
-                if _sha256(path) != info.get("sha256"):
+                if sha256_file(path) != info.get("sha256"):
                     raise IndexCorrupt(f"index file {rel} is damaged (checksum mismatch)")
 
     @property
@@ -344,10 +312,6 @@ class IndexStore:
     def dim(self) -> int:
         return int(self.manifest["dim"])
 
-    @property
-    def model(self) -> str:
-        return self.manifest["model"]
-
     def sentence_rows(self, passage_idx: int) -> tuple[int, int]:
         """The rows of ``sentence_vectors`` that belong to a passage."""
         return int(self.sentence_offsets[passage_idx]), int(self.sentence_offsets[passage_idx + 1])
@@ -356,13 +320,36 @@ class IndexStore:
         """The passage rows of one article, in paragraph order (KeyError if unknown)."""
         return self.table.article_rows(article_id)
 
-    def dense_search(self, qvec: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k passages by cosine similarity: (indices, scores)."""
-        k = min(k, self.faiss.ntotal)
-        if k <= 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores, idx = self.faiss.search(np.ascontiguousarray(qvec.reshape(1, -1),
-                                                             dtype=np.float32), k)
+    def dense_search(self, qvec: np.ndarray, k: int,
+                     rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k passages by cosine similarity: (indices, scores). ``rows``: only these
+        passages (--since, --source), found by FAISS among them alone rather than by sorting
+        the whole index."""
+        x = np.ascontiguousarray(qvec.reshape(1, -1), dtype=np.float32)
+        if rows is None:
+            k = min(k, self.faiss.ntotal)
+            if k <= 0:
+                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            scores, idx = self.faiss.search(x, k)
+        else:
+            import faiss
+
+            rows = np.asarray(rows, dtype=np.int64)
+            k = min(k, len(rows))
+            if k <= 0:
+                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            if self.manifest.get("index_type") == "hnsw" and len(rows) <= EXACT_FILTERED:
+                # A small filtered set is scored exactly: the graph search would wander
+                # through passages the filter drops.
+                vecs = self.faiss.reconstruct_batch(rows)
+                sims = vecs @ x[0]
+                top = np.argsort(-sims, kind="stable")[:k]
+                return rows[top], sims[top].astype(np.float32)
+            selector = faiss.IDSelectorBatch(rows)
+            params = (faiss.SearchParametersHNSW(sel=selector, efSearch=max(
+                self.faiss.hnsw.efSearch, k)) if self.manifest.get("index_type") == "hnsw"
+                else faiss.SearchParameters(sel=selector))
+            scores, idx = self.faiss.search(x, k, params=params)
         keep = idx[0] >= 0
         return idx[0][keep], scores[0][keep]
 
@@ -375,6 +362,10 @@ class IndexStore:
                 lo, hi = int(sc["indptr"][tid]), int(sc["indptr"][tid + 1])
                 yield sc["indices"][lo:hi], sc["data"][lo:hi]
 
+    def postings(self, tokens: list[str]) -> list[np.ndarray]:
+        """The passage rows of each token's posting list (tokens no passage holds: none)."""
+        return [docs for docs, _ in self._postings(tokens)]
+
     def bm25_scores(self, tokens: list[str]) -> np.ndarray:
         """BM25 score of every passage for already tokenized (stemmed) query terms."""
         scores = np.zeros(len(self.passages), dtype=np.float32)
@@ -382,30 +373,56 @@ class IndexStore:
             scores[docs] += vals  # a posting list names each passage once: no np.add.at
         return scores
 
-    def bm25_top(self, tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+    def bm25_top(self, tokens: list[str], k: int, allowed: np.ndarray | None = None,
+                 also: np.ndarray | None = None):
         """The k best passages by BM25: (indices, scores), best first; only matches.
 
         Work is proportional to the query terms' posting lists, not to the index: scores add
         up in a per-thread buffer that is cleared again where it was written, and the top k
         are picked among the postings (at 1M passages: ~1 ms instead of ~6 ms).
+        ``allowed``: a boolean mask of the passages that may be returned. ``also``: passage
+        rows whose scores are returned too, as a third value (0 where a row matches nothing).
         """
         postings = list(self._postings(tokens))
-        if not postings or k <= 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        empty = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        extra = () if also is None else (np.zeros(len(also), dtype=np.float32),)
+        if not postings:
+            return (*empty, *extra)
         buf = getattr(self._local, "buf", None)
         if buf is None:
             buf = self._local.buf = np.zeros(len(self.passages), dtype=np.float32)
         try:
             for docs, vals in postings:
                 buf[docs] += vals
+            if also is not None:
+                extra = (buf[np.asarray(also, dtype=np.int64)].copy(),)
             cat = np.concatenate([d for d, _ in postings])
+            if allowed is not None:
+                cat = cat[allowed[cat]]
+            if k <= 0 or not len(cat):
+                return (*empty, *extra)
             # A passage appears once per matching term with its full score: the best
             # k * terms entries hold the best k distinct passages.
             m = min(len(cat), k * len(postings))
             top = np.argpartition(-buf[cat], m - 1)[:m] if len(cat) > m else slice(None)
             cand = np.unique(cat[top])
             cand = cand[np.argsort(-buf[cand], kind="stable")][:k]
-            return cand.astype(np.int64), buf[cand].copy()
+            return (cand.astype(np.int64), buf[cand].copy(), *extra)
         finally:
             for docs, _ in postings:
                 buf[docs] = 0.0
+
+    def rows_of_articles(self, article_ids) -> np.ndarray:
+        """The passage rows of these articles (unknown ids are skipped), in row order."""
+        table = self.table
+        arts = sorted(table.article_index[a] for a in article_ids if a in table.article_index)
+        if not arts:
+            return np.zeros(0, dtype=np.int64)
+        first = table.article_first
+        return np.concatenate([np.arange(first[a], first[a + 1], dtype=np.int64)
+                               for a in arts])
+
+    def passage_counts(self) -> dict[str, int]:
+        """Passages per article id, from the table's row ranges."""
+        counts = np.diff(self.table.article_first)
+        return dict(zip(self.table.article_ids, counts.tolist()))

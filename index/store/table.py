@@ -25,7 +25,6 @@ import numpy as np
 from ..corpus.articles import Article
 from ..corpus.passages import Passage
 
-TABLE_FILES = ("articles.json", "passages.npy", "spans.npy", "bodies.bin")
 _ARTICLE, _PARAGRAPH, _START, _END, _HEADING, _FIRST = range(6)
 
 
@@ -166,6 +165,12 @@ class Table:
 
     def _read_body(self, offset: int, length: int) -> str:
         return bytes(self._bodies[offset:offset + length]).decode("utf-8", "surrogatepass")
+
+    def passage_spans(self, article_id: str) -> list[tuple[int, int, str | None]]:
+        """(start, end, heading) of one article's passages, read off the rows."""
+        rows = self.rows[self.article_rows(article_id)]
+        return [(int(r[_START]), int(r[_END]), None if r[_HEADING] < 0 else
+                 self.headings[int(r[_HEADING])]) for r in rows]
 
     def article_rows(self, article_id: str) -> range:
         """The passage rows of one article, in paragraph order."""

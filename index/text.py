@@ -1,0 +1,123 @@
+"""Every text normalisation policy of citebot, side by side, and the word lists they use.
+
+They differ on purpose, each for what it prepares:
+
+- ``question_text``: a question as searched (NFKC, control and format characters to spaces,
+  whitespace collapsed);
+- ``lookup_text``: a quote to look up (control characters to spaces but newlines and tabs
+  kept, for the word diff; outer quotation marks and space off);
+- ``citation_id_text``: a citation id typed in a chat (every control and format character to
+  a space, outer space off);
+- ``clean_paragraph``: a paragraph of an ingested article (NFC, invisible characters out,
+  control characters to spaces, one line);
+- ``norm_words``: what near-duplicate quotes are compared on (accents folded, lower case);
+- ``norm_char``: one character as citation lookups compare text (case, compatibility forms,
+  quotes and dashes folded; see index/cite/diff.py for the whole-text rules).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens, stop words kept."""
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+# -- word lists ----------------------------------------------------------------------------
+
+# bm25s's English stop words (bm25s.stopwords.STOPWORDS_EN), copied: importing bm25s pulls in
+# scipy, 0.2 s that a one-shot `citebot ask` cannot afford (tests/test_onnx.py checks the copy).
+STOPWORDS_EN = ("a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into",
+                "is", "it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then",
+                "there", "these", "they", "this", "to", "was", "will", "with")
+# Question words carry the question's type, not its topic.
+QUESTION_WORDS = frozenset({"what", "which", "who", "whom", "whose", "when", "where", "why",
+                            "how", "many", "much", "did", "does", "do"})
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    """What BM25, citation lookups and quotes leave out: stop words and question words."""
+    return frozenset(STOPWORDS_EN) | QUESTION_WORDS
+
+
+# Auxiliaries, first and second person pronouns and the commonest prepositions name nothing a
+# question asks about. Two uses add their own words to them:
+FUNCTION_WORDS = frozenset({
+    "am", "were", "been", "being", "has", "have", "had", "can", "could", "would", "should",
+    "shall", "must", "about", "from", "than", "so", "we", "our", "you", "your", "i", "me", "my"})
+# - judging how much of a question a passage holds ("How many officers were in it?" names one
+#   thing): third person pronouns too (follow-ups find those in ANAPHORA instead);
+QUESTION_FUNCTION_WORDS = FUNCTION_WORDS | {
+    "having", "he", "she", "him", "his", "her", "hers", "its", "them", "those", "s"}
+# - telling whether a short question names a topic of its own (follow-ups): vague verbs,
+#   quantifiers and time words as well.
+FOLLOW_UP_FUNCTION_WORDS = FUNCTION_WORDS | {
+    "may", "might", "after", "before", "during", "since", "until", "very", "just", "only",
+    "any", "some", "all", "each", "more", "most", "also", "again", "up", "down", "out", "over",
+    "under", "here", "us", "say", "said", "tell", "know", "happen", "happened", "exactly",
+    "get", "got", "go", "went", "make", "made", "long", "ago", "still", "yet", "ever", "now"}
+
+
+# -- the policies ----------------------------------------------------------------------------
+
+def question_text(question: str) -> str:
+    """A question as searched; empty when nothing is left (validation: search.rank)."""
+    q = unicodedata.normalize("NFKC", question)
+    # Control and format characters (NUL, zero-width, direction marks) carry no meaning here.
+    q = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in q)
+    return " ".join(q.split())
+
+
+OUTER_QUOTES = "\"'“”‘’«»„‚ \t\r\n"
+
+
+def lookup_text(text: str) -> str:
+    """A quote to look up: control characters out (newlines and tabs kept), outer quotation
+    marks and space off (validation: cite.lookup)."""
+    t = "".join(" " if unicodedata.category(ch) == "Cc" and ch not in "\n\t" else ch
+                for ch in text)
+    return t.strip(OUTER_QUOTES)
+
+
+def citation_id_text(text: str) -> str:
+    """A citation id as typed: control and format characters (NUL, zero-width) are never
+    part of an id."""
+    return "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text).strip()
+
+
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u2060\ufeff"), None)
+
+
+def clean_paragraph(text: str) -> str:
+    """One paragraph on one line: whitespace runs collapsed, control characters dropped."""
+    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
+    text = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text)
+    return " ".join(text.split())
+
+
+def norm_words(text: str) -> tuple[str, ...]:
+    """Lower-cased words (accents folded): what near-duplicate quotes are compared on."""
+    folded = unicodedata.normalize("NFKD", text)
+    return tuple(w for w in words("".join(ch for ch in folded if not unicodedata.combining(ch))))
+
+
+_CHAR_MAP = {**{ord(c): "'" for c in "‘’‚‛′`´"},
+             **{ord(c): '"' for c in "“”„‟″«»"},
+             **{ord(c): "-" for c in "‐‑‒–—―−﹘﹣－"}}
+
+
+@lru_cache(maxsize=4096)
+def norm_char(ch: str) -> str:
+    """What one character becomes in normalized text ('' for invisible ones)."""
+    if ch.isspace():
+        return " "
+    if unicodedata.category(ch) in ("Cf", "Cc"):
+        return ""
+    return unicodedata.normalize("NFKD", ch.translate(_CHAR_MAP)).translate(_CHAR_MAP).casefold()
