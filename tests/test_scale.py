@@ -31,7 +31,7 @@ def test_index_type_follows_size():
     assert choose_index_type(FLAT_MAX + 1) == "hnsw"
 
 
-def test_hnsw_index_is_recorded_and_finds_the_exact_neighbours(tmp_path):
+def test_hnsw_index_is_recorded_and_finds_the_exact_neighbours(tmp_path, monkeypatch):
     # 120 articles of 8 paragraphs, HNSW forced: the same top hits as exact search.
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -56,6 +56,42 @@ def test_hnsw_index_is_recorded_and_finds_the_exact_neighbours(tmp_path):
         # Hash vectors tie a lot: a hit is any passage as close as the exact 10th.
         hits, total = hits + int((exact >= tenth - 1e-6).sum()), total + 10
     assert hits / total >= 0.9
+    # --since/--source: only some articles' rows are searched; the same hits as filtering an
+    # exact search of everything (flat: FAISS with a selector; HNSW: scored exactly).
+    rows = np.concatenate([a.rows_of_articles(["s3", "s40"]), b.rows_of_articles(["s77"])])
+    rows = np.unique(rows)
+    for q in ["harbour ships", "boats and cranes"]:
+        qv = emb.encode_query(q)
+        sims = a.faiss.reconstruct_n(0, a.faiss.ntotal)[rows] @ qv[0]
+        want = np.sort(sims)[::-1][:5]
+        for store in (a, b):
+            got, scores = store.dense_search(qv, 5, rows=rows)
+            assert set(got.tolist()) <= set(rows.tolist()) and len(got) == 5
+            assert np.allclose(np.sort(scores)[::-1], want, atol=1e-5)
+    monkeypatch.setattr(store_mod, "EXACT_FILTERED", 0)  # a large filter: HNSW with a selector
+    got, _ = b.dense_search(emb.encode_query("harbour ships"), 5, rows=rows)
+    assert len(got) == 5 and set(got.tolist()) <= set(rows.tolist())
+
+
+def test_bm25_top_filtered_and_extra_rows_equal_the_full_scores(built):
+    """What ranking asks of BM25 (the best allowed passages, and the scores of the dense
+    candidates) equals the full score array, without computing it."""
+    _, index = built
+    store = IndexStore(index)
+    n = len(store.passages)
+    allowed = np.zeros(n, dtype=bool)
+    allowed[store.rows_of_articles(["mss-renewal"])] = True
+    also = np.arange(0, n, 3)
+    for q in ["Kenyan police officers Haiti", "veto China Russia", "zzz"]:
+        tokens = tokenize(q)
+        full = store.bm25_scores(tokens)
+        idx, scores, extra = store.bm25_top(tokens, 4, allowed=allowed, also=also)
+        masked = np.where(allowed, full, 0.0)
+        assert allowed[idx].all() and len(idx) == min(4, int((masked > 0).sum()))
+        assert np.allclose(scores, np.sort(masked)[::-1][: len(idx)])
+        assert np.allclose(extra, full[also])
+    assert sum(store.passage_counts().values()) == n
+    assert store.passage_counts()["mss-renewal"] == len(store.rows_of_articles(["mss-renewal"]))
 
 
 def test_passage_table_round_trip(built):
