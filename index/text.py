@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
+from functools import cache, lru_cache
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -121,3 +121,33 @@ def norm_char(ch: str) -> str:
     if unicodedata.category(ch) in ("Cf", "Cc"):
         return ""
     return unicodedata.normalize("NFKD", ch.translate(_CHAR_MAP)).translate(_CHAR_MAP).casefold()
+
+
+_ANY_WORD = re.compile(r"\w")
+
+
+@cache
+def _tokenizes_apart(ch: str) -> bool:
+    """A character that normalizes into nothing, or into ASCII letters or digits alone."""
+    if ch.isspace() or (ch.isascii() and ch.isprintable()):
+        return False
+    n = norm_char(ch)
+    return not n or (n.isascii() and any(c.isalnum() for c in n))
+
+
+def words_escape_tokens(body: str, passages) -> bool:
+    """Can a word of this body, normalized as citation lookups normalize text, be missing
+    from its passages' BM25 tokens? A character that ``norm_char`` turns into ASCII letters
+    or digits by itself (a ligature, a full-width letter, ``ß``) or into nothing (a soft
+    hyphen inside a word) tokenizes apart from its normalized form; and a heading that no
+    passage carries (one followed by another heading, or by nothing) is in no passage's text.
+    ``passages``: (start, end, heading) in order. Exact lookups always read such articles."""
+    if any(_tokenizes_apart(ch) for ch in set(body)):
+        return True
+    prev = 0
+    for start, end, heading in passages:
+        gap = body[prev:start]
+        if _ANY_WORD.search(gap) and words(gap) != words(heading or ""):
+            return True
+        prev = end
+    return bool(_ANY_WORD.search(body[prev:]))

@@ -335,6 +335,8 @@ def test_exact_lookup_finds_text_behind_characters_that_normalize_into_letters(t
                 "odd": "The \ufb01nance minister said the co\u00adoperative of the "
                        "Hauptstra\u00dfe bakers will reopen."}
     bot = _built(tmp_path, articles)
+    odd = [a.id for a in bot.store.articles].index("odd")
+    assert bot.store.table.cite_scan == {odd}  # recorded by the build
     for text in ("The finance minister", "said the cooperative of", "the Hauptstrasse bakers"):
         r = lookup(bot.store, text)
         assert r.kind == "exact", text
@@ -347,6 +349,8 @@ def test_exact_lookup_finds_a_heading_no_passage_carries(tmp_path):
     articles = {"log": "# Harbour notes from the north\n\n## Winter tides and moorings\n\n"
                        "The quay was closed for repairs.\n\n## Trailing remarks about gulls"}
     bot = _built(tmp_path, articles)
+    assert bot.store.table.cite_scan == {0}
+    bot.store.table.cite_scan = None  # an index built before builds recorded it: found anew
     for text in ("Harbour notes from the north", "Trailing remarks about gulls",
                  "Winter tides and moorings"):
         r = lookup(bot.store, text)

@@ -44,7 +44,7 @@ from ..answer import ArticleRef
 from ..errors import BadQuestion
 from ..search.lexical import idf, tokenize
 from ..store.store import IndexStore
-from ..text import lookup_text, norm_char, words
+from ..text import lookup_text, words_escape_tokens
 from .diff import DiffOp, is_wordish, normalize, normalize_map, word_diff
 
 MAX_TEXT_CHARS = 5000      # a pasted paragraph or two; longer is not a quote lookup
@@ -144,29 +144,14 @@ class _StoreData:
         return self.normalized[article_id]
 
     def unusual_articles(self) -> set[int]:
-        """Articles whose BM25 tokens may not show a word of normalized text (once per index).
-
-        A character normalized into ASCII letters or digits by itself (a ligature, a
-        full-width letter, ``ß``) or into nothing (a soft hyphen inside a word) tokenizes
-        differently from its normalized form; and a heading that no passage carries (one
-        followed by another heading, or by nothing) is in no posting list. The posting lists
-        cannot rule these articles out: ``find_exact`` always reads them.
-        """
+        """Articles whose BM25 tokens may miss a word of normalized text
+        (text.words_escape_tokens): recorded by the build, else found once per index."""
         if self._unusual is None:
-            self._unusual = {i for i, a in enumerate(self.store.articles)
-                             if any(_unusual(ch) for ch in set(a.body) if not ch.isascii())
-                             or not self._headings_indexed(a)}
+            table = self.store.table
+            self._unusual = table.cite_scan if table.cite_scan is not None else {
+                i for i, a in enumerate(self.store.articles)
+                if words_escape_tokens(a.body, table.passage_spans(a.id))}
         return self._unusual
-
-    def _headings_indexed(self, article) -> bool:
-        """Every word outside the article's passages is in the heading of the next one."""
-        body, prev = article.body, 0
-        for start, end, heading in self.store.table.passage_spans(article.id):
-            gap = body[prev:start]
-            if _ANY_WORD.search(gap) and words(gap) != words(heading or ""):
-                return False
-            prev = end
-        return not _ANY_WORD.search(body[prev:])
 
     def sentences(self):
         """Per sentence row: its passage, start and end; the sentence vectors, pair norms."""
@@ -201,22 +186,10 @@ class _StoreData:
         return self._pairs
 
 
-_ANY_WORD = re.compile(r"\w")
-
-
 @functools.cache
 def _invisible(ch: str) -> bool:
     """A character normalization drops (control and format ones, whitespace aside)."""
     return not ch.isspace() and unicodedata.category(ch) in ("Cf", "Cc")
-
-
-@functools.cache
-def _unusual(ch: str) -> bool:
-    """A character that normalizes into nothing, or into ASCII letters or digits alone."""
-    if ch.isspace():
-        return False
-    n = norm_char(ch)
-    return not n or (n.isascii() and any(c.isalnum() for c in n))
 
 
 _DATA: weakref.WeakKeyDictionary[IndexStore, _StoreData] = weakref.WeakKeyDictionary()

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..corpus.articles import Article
 from ..corpus.passages import Passage
+from ..text import words_escape_tokens
 
 _ARTICLE, _PARAGRAPH, _START, _END, _HEADING, _FIRST = range(6)
 
@@ -51,16 +52,22 @@ def write_table(folder: Path, articles: list[Article], passages: list[Passage]) 
         row += len(p.sentences)
     np.save(folder / "passages.npy", rows)
     np.save(folder / "spans.npy", spans)
-    meta, offset = [], 0
+    meta, offset, scan = [], 0, []
+    spans_of: dict[str, list] = {}
+    for p in passages:
+        spans_of.setdefault(p.article_id, []).append((p.start, p.end, p.heading))
     with open(folder / "bodies.bin", "wb") as fh:
-        for a in articles:
+        for i, a in enumerate(articles):
+            if words_escape_tokens(a.body, spans_of.get(a.id, [])):
+                scan.append(i)
             data = a.body.encode("utf-8", "surrogatepass")
             fh.write(data)
             meta.append({**a.meta(), "language": a.language, "extra": a.extra, "path": a.path,
                          "body": [offset, len(data)]})
             offset += len(data)
     with open(folder / "articles.json", "w", encoding="utf-8") as fh:
-        json.dump({"articles": meta, "headings": list(headings)}, fh, ensure_ascii=False)
+        json.dump({"articles": meta, "headings": list(headings), "cite_scan": scan}, fh,
+                  ensure_ascii=False)
 
 
 class StoredArticle(Article):
@@ -144,6 +151,9 @@ class Table:
         with open(folder / "articles.json", encoding="utf-8") as fh:
             meta = json.load(fh)
         self.headings = meta["headings"]
+        # Articles exact citation lookups always read (text.words_escape_tokens); None: an
+        # index built before the build recorded them.
+        self.cite_scan = set(meta["cite_scan"]) if "cite_scan" in meta else None
         self.rows = np.load(folder / "passages.npy", mmap_mode="r")
         self.spans = np.load(folder / "spans.npy", mmap_mode="r")
         if self.rows.ndim != 2 or self.rows.shape[1] != 6 or self.spans.ndim != 2:
