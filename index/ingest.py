@@ -27,6 +27,10 @@ KINDS = {".html": "html", ".htm": "html", ".xhtml": "html", ".pdf": "pdf", ".xml
 OVERRIDES = ("title", "source", "published", "url", "language")
 FETCH_TIMEOUT = 20
 MAX_FETCH_BYTES = 50 * 1024 * 1024
+# The longest article body `add` takes, in characters (~2 MB of English text, a long book
+# chapter: a news article is 2,000-20,000). Building is linear in it (a 1 MB one-paragraph
+# article builds in well under a minute, docs/benchmarks.md); longer inputs are refused.
+MAX_ARTICLE_CHARS = 2_000_000
 _URL = re.compile(r"^https?://", re.I)
 
 
@@ -76,14 +80,20 @@ class IngestReport:
 
 @contextmanager
 def corpus_lock(corpus_dir: Path):
-    """One writer at a time per corpus folder (ids and duplicate checks must not race)."""
+    """One writer at a time per corpus folder (ids and duplicate checks must not race).
+
+    The lock is taken on the folder itself (flock on its descriptor), so no lock file is left
+    in the corpus (it would show in `git status` and in backups)."""
     corpus_dir.mkdir(parents=True, exist_ok=True)
-    with open(corpus_dir / ".citebot-corpus.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+    fd = os.open(corpus_dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 # -- inputs ---------------------------------------------------------------------------------
@@ -96,9 +106,15 @@ def collect(inputs: list[str], report: IngestReport) -> list[tuple[str, str]]:
             continue
         path = Path(raw).expanduser()
         if path.is_dir():
+            root = path.resolve()
             for p in sorted(path.rglob("*")):
                 rel = p.relative_to(path).parts
                 if not p.is_file() or any(part.startswith(".") for part in rel):
+                    continue
+                if not _inside(p, root):  # a link (or a linked folder) pointing elsewhere
+                    report.outcomes.append(Outcome(str(p), "failed", message=(
+                        "a symbolic link to a file outside the folder: not followed "
+                        "(add that file by its own path if it is meant)")))
                     continue
                 if p.suffix.lower() in KINDS:
                     sources.append((KINDS[p.suffix.lower()], str(p)))
@@ -115,6 +131,15 @@ def collect(inputs: list[str], report: IngestReport) -> list[tuple[str, str]]:
         else:
             report.outcomes.append(Outcome(raw, "failed", message="no such file or folder"))
     return sources
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether ``path``, links resolved, is within the folder ``root`` (already resolved)."""
+    try:
+        path.resolve().relative_to(root)
+    except (ValueError, OSError, RuntimeError):  # elsewhere, unreadable, or a link loop
+        return False
+    return True
 
 
 def fetch_url(url: str, timeout: float = FETCH_TIMEOUT) -> tuple[bytes, str]:
@@ -307,6 +332,12 @@ def ingest(inputs: list[str], corpus_dir: Path, overrides: dict | None = None,
                 draft.raw = None  # the front matter changes: write it anew
                 for key, value in overrides.items():
                     setattr(draft, key, value)
+            if len(draft.body) > MAX_ARTICLE_CHARS:
+                report.outcomes.append(Outcome(draft.origin, "failed", title=draft.title, message=(
+                    f"the article is {len(draft.body):,} characters long; the limit is "
+                    f"{MAX_ARTICLE_CHARS:,} (split it into several articles)")))
+                say(f"skipped {draft.origin}: {report.outcomes[-1].message}")
+                continue
             same = catalog.duplicate_of(draft)
             if same:
                 report.outcomes.append(Outcome(draft.origin, "duplicate", same, draft.title,
