@@ -19,6 +19,15 @@ SHARED = ROOT.parent / "shared"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+def shared_file(*parts: str) -> Path:
+    """A file of ``../shared/`` (data that does not ship with the repo), or skip the test that
+    needs it with a reason: a fresh clone with nothing beside it must pass its tests."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"needs {path} (the shared data beside the repo), absent here")
+    return path
+
+
 class HashEmbedder:
     """A tiny deterministic embedder for store-level tests: bag of hashed words, normalized."""
 

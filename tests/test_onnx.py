@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT, SHARED, assert_exact_quotes, run_cli
+from conftest import ROOT, assert_exact_quotes, run_cli, shared_file
 from index.build import build_index
 from index.config import resolve
 from index.embeddings import model_fingerprint, resolve_model
@@ -37,7 +37,7 @@ QUESTIONS = [
 
 
 def _squad_questions(n=150):
-    data = json.loads((SHARED / "eval" / "squad2-dev-subset.json").read_text())
+    data = json.loads(shared_file("eval", "squad2-dev-subset.json").read_text())
     qs = [q["question"] for a in data["data"] for p in a["paragraphs"] for q in p["qas"]]
     return qs[:: max(1, len(qs) // n)][:n]
 
