@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import os
 import sys
 
@@ -15,8 +14,10 @@ from . import render
 
 
 def fail(message: str, code: int = 2) -> None:
-    """One readable line on stderr, then exit."""
-    click.echo(f"citebot: error: {message}", err=True)
+    """One readable line on stderr (no registered secret, no terminal control), then exit."""
+    from .telegram_logging import scrub
+
+    click.echo(f"citebot: error: {render.clean(scrub(message))}", err=True)
     sys.exit(code)
 
 
@@ -60,7 +61,8 @@ def open_bot(corpus=None, index_dir=None, model=None, threshold=None, quiet=Fals
     from index.config import resolve
     from index.engine import Citebot
 
-    say = (lambda _m: None) if quiet else (lambda m: click.echo(f"citebot: {m}", err=True))
+    say = (lambda _m: None) if quiet else (
+        lambda m: click.echo(render.clean(f"citebot: {m}"), err=True))
     return Citebot(resolve(corpus, index_dir, model, threshold), progress=say)
 
 
@@ -128,10 +130,9 @@ def ask(question, k, as_json, threshold, since, source_name, corpus, index_dir, 
             except BadQuestion as exc:
                 bad += 1
                 if as_json:
-                    click.echo(json.dumps({"question": line, "error": str(exc)},
-                                          ensure_ascii=False))
+                    click.echo(render.json_line({"question": line, "error": str(exc)}))
                 else:
-                    click.echo(f"citebot: error: line {n}: {exc}", err=True)
+                    click.echo(render.clean(f"citebot: error: line {n}: {exc}"), err=True)
             sys.stdout.flush()
         sys.exit(2 if bad else 0)
     from .prompt import interactive
@@ -152,7 +153,7 @@ def source(citation_id, as_json, around, corpus, index_dir, model, fmt=None):
     """Show a cited passage (art:p3 or art:120-240) with the text around it."""
     view = open_bot(corpus, index_dir, model).source(citation_id, around=around)
     if as_json or fmt == "json":
-        click.echo(json.dumps(view.to_dict(), ensure_ascii=False))
+        click.echo(render.json_line(view.to_dict()))
     elif fmt == "markdown":
         click.echo(render.source_markdown(view), nl=False)
     else:
@@ -191,10 +192,10 @@ def info(as_json, corpus, index_dir, model):
                                          "format_version")}
     info.update(index_dir=str(bot.config.index), corpus_changed=stale)
     if as_json:
-        click.echo(json.dumps(info, ensure_ascii=False))
+        click.echo(render.json_line(info))
         return
     for key, value in info.items():
-        click.echo(f"{key:15} {value}")
+        click.echo(render.clean(f"{key:15} {value}"))
     if stale:
         click.echo("the corpus changed since this build: run `citebot index build`")
 

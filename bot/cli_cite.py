@@ -51,11 +51,9 @@ def cite_cmd(text, limit, as_json, fmt, corpus, index_dir, model):
         except BadQuestion as exc:
             bad += 1
             if fmt == "json":
-                import json
-
-                click.echo(json.dumps({"query": line, "error": str(exc)}, ensure_ascii=False))
+                click.echo(render.json_line({"query": line, "error": str(exc)}))
             else:
-                click.echo(f"citebot: error: line {n}: {exc}", err=True)
+                click.echo(render.clean(f"citebot: error: line {n}: {exc}"), err=True)
         if fmt != "json":
             click.echo("")  # a blank line between lookups
         sys.stdout.flush()
