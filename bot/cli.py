@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
+import threading
 
 import click
 
@@ -17,8 +19,36 @@ def fail(message: str, code: int = 2) -> None:
     """One readable line on stderr (no registered secret, no terminal control), then exit."""
     from .telegram_logging import scrub
 
-    click.echo(f"citebot: error: {render.clean(scrub(message))}", err=True)
+    message = " ".join(render.clean(scrub(message)).split())  # one line, whatever it quotes
+    if len(message) > 1000:
+        message = f"{message[:600]}…{message[-300:]}"
+    click.echo(f"citebot: error: {message}", err=True)
     sys.exit(code)
+
+
+_interrupted = threading.Event()
+
+
+def _on_sigint(_signum, _frame):
+    # Remember the Ctrl-C: one that lands inside a C extension's import surfaces as
+    # "ImportError: initialization failed", not as KeyboardInterrupt.
+    _interrupted.set()
+    raise KeyboardInterrupt
+
+
+def _interrupt_in(exc: BaseException | None) -> bool:
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def interrupted() -> None:
+    """Ctrl-C: one line and exit status 130 (what was being written is rolled back)."""
+    click.echo("\ncitebot: interrupted (files being written were discarded)", err=True)
+    sys.exit(130)
 
 
 def handle_errors(fn):
@@ -26,18 +56,21 @@ def handle_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, _on_sigint)
         try:
             return fn(*args, **kwargs)
         except CitebotError as exc:
             fail(exc.user_message(), exc.exit_code)
         except KeyboardInterrupt:
-            click.echo("", err=True)
-            sys.exit(130)
+            interrupted()
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except BrokenPipeError:
             sys.exit(0)
         except Exception as exc:  # noqa: BLE001 - the last line of defence
+            if _interrupted.is_set() or _interrupt_in(exc):
+                interrupted()
             if os.environ.get("CITEBOT_DEBUG"):
                 raise
             fail(f"internal error: {type(exc).__name__}: {exc} "

@@ -13,12 +13,15 @@ from .cli import handle_errors, index_options, open_bot
 @index_options
 @handle_errors
 def verify_cmd(corpus, index_dir, model):
-    """Check every index file against its checksum (loads only check changed large files)."""
+    """Check every index file against its checksum (loads only check changed large files),
+    the passage table's sentence spans, and the build caches."""
+    from index.span_check import verify_spans_and_caches
     from index.store import IndexStore
 
     bot = open_bot(corpus, index_dir, model)
     t0 = time.perf_counter()
     store = IndexStore(bot.config.index, verify="full")
+    verify_spans_and_caches(store)
     size = sum(f["size"] for f in store.manifest["files"].values())
     click.echo(f"index {bot.config.index} is intact: {len(store.hashed)} files, "
                f"{size / 1e6:.1f} MB checked in {time.perf_counter() - t0:.1f} s")

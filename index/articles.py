@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -162,7 +161,7 @@ def write_article(corpus_dir: Path, article: Article) -> Path:
     corpus_dir = Path(corpus_dir)
     corpus_dir.mkdir(parents=True, exist_ok=True)
     path = corpus_dir / f"{article.id}.md"
-    tmp = corpus_dir / f".{article.id}.md.tmp"
-    tmp.write_bytes(render_article(article).encode("utf-8"))
-    os.replace(tmp, path)
+    from .atomic import write_bytes_atomic
+
+    write_bytes_atomic(path, render_article(article).encode("utf-8"))
     return path

@@ -12,12 +12,14 @@ from .answer import Answer, ArticleRef
 from .articles import corpus_fingerprint, corpus_stat_signature, load_corpus
 from .build import ProgressFn, build_index
 from .config import Config
-from .errors import IndexMismatch, IndexMissing, StaleIndex, UnknownCitation, UsageError
+from .errors import (WRITE_ERRNOS, IndexMismatch, IndexMissing, StaleIndex, StorageError,
+                     UnknownCitation, UsageError)
 from .search import SearchParams, Searcher
 from .store import IndexStore, read_manifest
 
 # The last colon splits: article ids from front matter may hold colons themselves.
-_RANGE_ID = re.compile(r"^(?P<article>\S+):(?P<start>\d+)-(?P<end>\d+)$")
+# At most 12 digits: no article is a terabyte long, and int() of thousands of digits fails.
+_RANGE_ID = re.compile(r"^(?P<article>\S+):(?P<start>\d{1,12})-(?P<end>\d{1,12})$")
 # Ids are printed as "[art:p3]" or "(art:120-240)": what was copied around them is dropped.
 _ID_WRAPPING = " \t\r\n[]()<>`'\"“”‘’"
 
@@ -32,6 +34,23 @@ def build_lock(index_dir: Path):
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _shown(text: str, room: int = 80) -> str:
+    """A user's input quoted back in an error line: the middle of a long one left out."""
+    return text if len(text) <= room else f"{text[:room - 20]}…{text[-19:]}"
+
+
+@contextmanager
+def storage_errors(where: Path):
+    """A write that the file system refuses (read-only, full, over a size limit) becomes a
+    StorageError naming the folder; whatever was half written has been removed by then."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRNOS:
+            raise
+        raise StorageError(f"cannot write the index at {where}: {exc.strerror}") from exc
 
 
 @dataclass
@@ -100,7 +119,7 @@ class Citebot:
     # -- index lifecycle ---------------------------------------------------------------------
     def build(self, show_bars: bool = False) -> dict:
         """Build the index of the configured corpus (replacing any earlier one)."""
-        with build_lock(self.config.index):
+        with storage_errors(self.config.index), build_lock(self.config.index):
             manifest = build_index(self.config.corpus, self.config.index, self.index_embedder(),
                                    progress=self.progress, show_bars=show_bars)
         self._store = self._searcher = None
@@ -234,7 +253,7 @@ class Citebot:
             article = store.article_by_id.get(m["article"])
             start, end = int(m["start"]), int(m["end"])
             if article is None or not (0 <= start < end <= len(article.body)):
-                raise UnknownCitation(f"no such citation: {cid!r}",
+                raise UnknownCitation(f"no such citation: {_shown(cid)!r}",
                                       fix="ids look like article-id:p3 or article-id:120-240")
             inside = [i for i, p in enumerate(store.passages) if p.article_id == article.id
                       and p.start < end and start < p.end]
@@ -243,7 +262,7 @@ class Citebot:
         else:
             idx = store.passage_by_id.get(cid)
             if idx is None:
-                raise UnknownCitation(f"no such citation: {cid!r}",
+                raise UnknownCitation(f"no such citation: {_shown(cid)!r}",
                                       fix="ids look like article-id:p3; see `citebot ask`")
             article = store.article_by_id[store.passages[idx].article_id]
             start, end = store.passages[idx].start, store.passages[idx].end

@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 
 from .articles import _FRONT, Article, article_files, parse_article, read_article, slugify, \
     write_article
-from .errors import CitebotError, CorpusError, IngestError, UsageError
+from .atomic import write_bytes_atomic
+from .errors import WRITE_ERRNOS, CitebotError, CorpusError, IngestError, StorageError, UsageError
 from .ingest_text import Draft, clean_paragraph, normalize_date, text_key, url_key, word_count
 
 KINDS = {".html": "html", ".htm": "html", ".xhtml": "html", ".pdf": "pdf", ".xml": "feed",
@@ -271,9 +272,7 @@ class Catalog:
 def _write(corpus_dir: Path, draft: Draft, article_id: str) -> Path:
     if draft.raw is not None and draft.explicit_id in (None, article_id):
         path = corpus_dir / f"{article_id}.md"  # a .md file copied as it is
-        tmp = corpus_dir / f".{article_id}.md.tmp"
-        tmp.write_bytes(draft.raw.encode("utf-8"))
-        os.replace(tmp, path)
+        write_bytes_atomic(path, draft.raw.encode("utf-8"))
         return path
     extra = dict(draft.extra)
     if draft.author:
@@ -344,7 +343,14 @@ def ingest(inputs: list[str], corpus_dir: Path, overrides: dict | None = None,
                                                f"already in the corpus as {same}"))
                 continue
             article_id = catalog.new_id(draft)
-            _write(corpus_dir, draft, article_id)
+            try:
+                _write(corpus_dir, draft, article_id)
+            except OSError as exc:
+                if exc.errno not in WRITE_ERRNOS:
+                    raise
+                raise StorageError(f"cannot write to the corpus at {corpus_dir}: "
+                                   f"{exc.strerror} ({len(report.of('added'))} articles "
+                                   f"added before)") from exc
             catalog.remember(article_id, draft.url, draft.body)
             report.outcomes.append(Outcome(draft.origin, "added", article_id, draft.title))
     return report

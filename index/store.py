@@ -78,12 +78,14 @@ def _fsync_dir(path: Path) -> None:
 
 def write_json_atomic(path: Path, data) -> None:
     """Write JSON to a temporary file in the same folder, fsync, then rename over ``path``."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, ensure_ascii=False)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    from .atomic import temporary_for
+
+    with temporary_for(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, ensure_ascii=False)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
     _fsync_dir(path.parent)
 
 
@@ -102,6 +104,9 @@ def read_manifest(index_dir: Path) -> dict:
         raise IndexMismatch(f"the index at {index_dir} has format version "
                             f"{manifest.get('format_version')!r}, this citebot reads "
                             f"{FORMAT_VERSION}")
+    from .manifest_check import validate_manifest
+
+    validate_manifest(manifest, path, Path(index_dir))
     return manifest
 
 
