@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .answer import ArticleRef
+from .bounded_cache import CharBudgetCache
 from .cite_diff import DiffOp, is_wordish, normalize, normalize_map, word_diff
 from .errors import BadQuestion
 from .lexical import idf, tokenize
@@ -51,6 +52,7 @@ CUTOFF = 0.42              # below: "none" (calibrated, see README)
 LEX_CUTOFF = 0.30          # the same without an embedder (lexical similarity alone)
 RELATIVE = 0.75            # further close matches need this share of the best similarity
 DENSE_CANDIDATES = 30      # singles and pairs taken by cosine before lexical re-scoring
+MAX_STEM_ROWS = 100_000    # sentences whose stems are kept for close matching
 BM25_PASSAGES = 10         # passages taken by BM25 whose sentences are candidates too
 
 _OUTER_QUOTES = "\"'“”‘’«»„‚ \t\r\n"
@@ -116,8 +118,8 @@ class _StoreData:
 
     def __init__(self, store: IndexStore):
         self.store = store
-        self.folded: dict[str, str] = {}
-        self.normalized: dict[str, tuple[str, list[int]]] = {}
+        # Bounded (bounded_cache.py): one budget for folded and normalized bodies alike.
+        self.bodies = CharBudgetCache()
         self._sentences = None
         self._by_article: dict[str, list] | None = None
 
@@ -131,15 +133,16 @@ class _StoreData:
 
     def folded_body(self, article_id: str) -> str:
         """NFKD + casefold of a body: a cheap, C-speed prefilter for exact lookups."""
-        if article_id not in self.folded:
-            body = self.store.article_by_id[article_id].body
-            self.folded[article_id] = unicodedata.normalize("NFKD", body).casefold()
-        return self.folded[article_id]
+        return self.bodies.get(("folded", article_id), lambda: unicodedata.normalize(
+            "NFKD", self.store.article_by_id[article_id].body).casefold(), len)
 
-    def normalized_body(self, article_id: str) -> tuple[str, list[int]]:
-        if article_id not in self.normalized:
-            self.normalized[article_id] = normalize_map(self.store.article_by_id[article_id].body)
-        return self.normalized[article_id]
+    def normalized_body(self, article_id: str) -> tuple[str, np.ndarray]:
+        """The normalized body and the body offset of each of its characters (int32)."""
+        def make():
+            norm, idx = normalize_map(self.store.article_by_id[article_id].body)
+            return norm, np.asarray(idx, dtype=np.int32)
+
+        return self.bodies.get(("normalized", article_id), make, lambda v: 5 * len(v[0]))
 
     def sentences(self):
         """(passage index, start, end) per sentence row, pair validity and pair norms."""
@@ -216,7 +219,7 @@ def find_exact(store: IndexStore, text: str) -> list[tuple[str, int, int]]:
             end = pos + len(needle)
             if not (starts_word and pos > 0 and is_wordish(norm[pos - 1])) and \
                     not (ends_word and end < len(norm) and is_wordish(norm[end])):
-                found.append((article.id, idx[pos], idx[end - 1] + 1))
+                found.append((article.id, int(idx[pos]), int(idx[end - 1]) + 1))
             pos = norm.find(needle, pos + 1)
     return found
 
@@ -268,6 +271,8 @@ def find_close(store: IndexStore, text: str, limit: int = 5, embedder=None,
         stems = set()
         for r in range(r1, r2 + 1):
             if r not in stem_cache:
+                if len(stem_cache) >= MAX_STEM_ROWS:
+                    stem_cache.clear()  # bounded: sentences seen often are simply made again
                 pi, s, e = rows[r]
                 body = store.article_by_id[store.passages[pi].article_id].body
                 stem_cache[r] = set(tokenize(body[s:e]))

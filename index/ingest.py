@@ -20,14 +20,13 @@ from .articles import _FRONT, Article, article_files, parse_article, read_articl
     write_article
 from .atomic import write_bytes_atomic
 from .errors import WRITE_ERRNOS, CitebotError, CorpusError, IngestError, StorageError, UsageError
+from .fetch import FETCH_TIMEOUT, MAX_FETCH_BYTES  # noqa: F401 - the limits live in fetch.py
 from .ingest_text import Draft, clean_paragraph, normalize_date, text_key, url_key, word_count
 
 KINDS = {".html": "html", ".htm": "html", ".xhtml": "html", ".pdf": "pdf", ".xml": "feed",
          ".rss": "feed", ".atom": "feed", ".jsonl": "jsonl", ".ndjson": "jsonl",
          ".json": "json", ".md": "md", ".markdown": "md", ".txt": "txt"}
 OVERRIDES = ("title", "source", "published", "url", "language")
-FETCH_TIMEOUT = 20
-MAX_FETCH_BYTES = 50 * 1024 * 1024
 # The longest article body `add` takes, in characters (~2 MB of English text, a long book
 # chapter: a news article is 2,000-20,000). Building is linear in it (a 1 MB one-paragraph
 # article builds in well under a minute, docs/benchmarks.md); longer inputs are refused.
@@ -144,27 +143,10 @@ def _inside(path: Path, root: Path) -> bool:
 
 
 def fetch_url(url: str, timeout: float = FETCH_TIMEOUT) -> tuple[bytes, str]:
-    """The bytes and content type at a URL; a clear IngestError when it cannot be fetched."""
-    import urllib.error
-    import urllib.request
+    """The bytes and content type at a URL, within fetch.py's limits (deadline, redirects)."""
+    from .fetch import fetch_url as bounded_fetch
 
-    request = urllib.request.Request(url, headers={
-        "User-Agent": "citebot/0.1 (article ingest)",
-        "Accept": "application/atom+xml, application/rss+xml, application/xml;q=0.9, "
-                  "text/html;q=0.8, */*;q=0.5"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:
-            data = resp.read(MAX_FETCH_BYTES + 1)
-            ctype = resp.headers.get("Content-Type", "")
-    except urllib.error.HTTPError as exc:
-        raise IngestError(f"{url}: the server answered {exc.code} {exc.reason}") from exc
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        raise IngestError(f"{url}: cannot be fetched ({reason})",
-                          fix="no network? save the feed or page to a file and add that") from exc
-    if len(data) > MAX_FETCH_BYTES:
-        raise IngestError(f"{url}: larger than {MAX_FETCH_BYTES // 2**20} MB")
-    return data, ctype.lower()
+    return bounded_fetch(url, timeout=timeout)
 
 
 def sniff(data: bytes, content_type: str = "") -> str:
