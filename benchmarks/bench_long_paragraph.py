@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import resource
 import shutil
 import sys
 import tempfile
@@ -44,7 +45,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--size", type=int, default=1_000_000)
     args = ap.parse_args()
-    adds, builds, asks = [], [], []
+    adds, builds, asks, cpus = [], [], [], []
     for _ in range(args.rounds):
         with tempfile.TemporaryDirectory() as tmp:
             corpus = Path(tmp) / "corpus"
@@ -56,9 +57,12 @@ def main() -> None:
             wall, _, res = timed_run(cli + ["add", "--no-index", str(src)], env=env)
             assert res.returncode == 0, res.stderr.decode()[-2000:]
             adds.append(wall)
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             wall, rss, res = timed_run(cli + ["index", "build"], env=env, timeout=900)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
             assert res.returncode == 0, res.stderr.decode()[-2000:]
             builds.append((wall, rss))
+            cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
             wall, _, res = timed_run(cli + ["ask", "--json", "who waited for the mission"],
                                      env=env)
             assert res.returncode == 0, res.stderr.decode()[-2000:]
@@ -68,6 +72,7 @@ def main() -> None:
            [["`add --no-index long.txt`", median(adds), len(adds)],
             ["`index build` (seed articles + the long one)", median([b for b, _ in builds]),
              len(builds)],
+            ["CPU seconds of the build (user + system)", median(cpus), len(cpus)],
             ["peak RSS of the build, MB", median([r for _, r in builds]), len(builds)],
             ["`ask` (auto-build off, index current)", median(asks), len(asks)]],
            notes=[f"builds: {', '.join(f'{b:.1f}' for b, _ in builds)} s"])

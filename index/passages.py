@@ -20,7 +20,7 @@ SENTENCE_WINDOW = 2000
 # reads only about its first 1,000 characters anyway) is embedded from its first
 # LONG_SENTENCE_HEAD characters, so a 1 MB run-on paragraph embeds in seconds, not minutes.
 LONG_SENTENCE_CHARS = 1000
-LONG_SENTENCE_HEAD = 300
+LONG_SENTENCE_HEAD = 200
 
 
 @dataclass

@@ -77,7 +77,7 @@ def test_a_long_sentence_is_embedded_from_its_head():
     body = run_on(5_000)
     assert sentence_embed_text(body, 10, 400) == body[10:400]
     head = sentence_embed_text(body, 0, LONG_SENTENCE_CHARS + 1)
-    assert body.startswith(head) and len(head) <= 300 and not head.endswith(" ")
+    assert body.startswith(head) and len(head) <= 200 and not head.endswith(" ")
 
 
 def test_a_run_on_article_is_answered_with_exact_quotes(tmp_path, embedder):
