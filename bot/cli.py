@@ -48,7 +48,15 @@ def _interrupt_in(exc: BaseException | None) -> bool:
 def interrupted() -> None:
     """Ctrl-C: one line and exit status 130 (what was being written is rolled back)."""
     click.echo("\ncitebot: interrupted (files being written were discarded)", err=True)
-    sys.exit(130)
+    # os._exit, not sys.exit: a Ctrl-C that landed in code a C extension ran with
+    # PyRun_String marks the interpreter, which would then kill itself with SIGINT at exit
+    # (status -2) although the interrupt was handled. The temporary files are gone by now.
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(130)
 
 
 def handle_errors(fn):

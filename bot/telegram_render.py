@@ -127,13 +127,20 @@ def more_note(article_id: str, start: int, end: int) -> str:
             f"{esc_short(f'{article_id}:{start}-{end}', MAX_ID)}</code><i>)</i>")
 
 
+def _head(text: str, budget: int) -> str:
+    """The longest beginning of ``text`` cut between words whose escaped form fits ``budget``.
+    Only ``budget + 1`` characters are looked at (escaping never shortens): a 1 MB text costs
+    what a short one does."""
+    return split_text(text[:budget + 1], budget)[0].rstrip() or text[:1]
+
+
 def cut_text(text: str, start: int, article_id: str, budget: int) -> tuple[str, str]:
     """(the shown beginning of ``text``, the note on the rest, or ""): ``text`` stands at
     ``start`` in the article's body; the beginning is cut between words and fits ``budget``
     once escaped. The shown part is the body's own characters, a prefix of ``text``."""
     if tg_len(esc(text)) <= budget:
         return text, ""
-    shown = split_text(text, max(budget, 1))[0].rstrip() or text[:1]
+    shown = _head(text, max(budget, 1))
     rest = len(shown) + len(text[len(shown):]) - len(text[len(shown):].lstrip())
     return shown, more_note(article_id, start + rest, start + len(text))
 
@@ -263,7 +270,7 @@ def source_messages(view) -> list[str]:
     def around(cid: str, text: str) -> list[str]:
         if tg_len(esc(text)) <= MAX_CONTEXT:
             return text_blocks(text)
-        shown = split_text(text, MAX_CONTEXT)[0].rstrip() or text[:1]
+        shown = _head(text, MAX_CONTEXT)
         return [f"{esc(shown)} <i>… ({len(text) - len(shown):,} more characters: </i>"
                 f"<code>/source {esc_short(cid, MAX_ID)}</code><i>)</i>"]
 

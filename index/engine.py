@@ -50,7 +50,8 @@ def storage_errors(where: Path):
     except OSError as exc:
         if exc.errno not in WRITE_ERRNOS:
             raise
-        raise StorageError(f"cannot write the index at {where}: {exc.strerror}") from exc
+        what = f" ({exc.filename})" if exc.filename else ""
+        raise StorageError(f"cannot write the index at {where}: {exc.strerror}{what}") from exc
 
 
 @dataclass
