@@ -2,12 +2,45 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 import textwrap
 
 from index import Answer, ArticleRef, Citation
 
 NOT_FOUND = "Not found in the articles."
+
+# What a terminal would obey instead of print: C0 controls (ESC starts colour, title, OSC 8
+# link and clear-screen sequences; CR overwrites a line), DEL, C1 controls (0x9B is an 8-bit
+# CSI) and the bidirectional overrides that reorder what is shown. Article text, titles, URLs
+# and error lines are printed without them; newlines and tabs stay. JSON keeps the exact text,
+# with these characters written as \u escapes.
+_TERMINAL_CONTROLS = dict.fromkeys(
+    [c for c in range(32) if c not in (9, 10)] + list(range(127, 160))
+    + list(range(0x202A, 0x202F)) + list(range(0x2066, 0x206A)), None)
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+
+
+def clean(text: str) -> str:
+    """``text`` without the characters a terminal would act on (see _TERMINAL_CONTROLS)."""
+    return text.translate(_TERMINAL_CONTROLS)
+
+
+def json_line(data) -> str:
+    """JSON on one line: the exact text, with control characters escaped (json escapes C0)."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}",
+                            json.dumps(data, ensure_ascii=False))
+
+
+def terminal_safe(fn):
+    """A renderer whose text is printed to a terminal: its result goes through clean()."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return clean(fn(*args, **kwargs))
+
+    return wrapper
 
 
 def citation_line(article: ArticleRef, paragraph: int | None = None,
@@ -34,6 +67,7 @@ def _quote_block(c: Citation, n: int, width: int) -> str:
     return "\n".join(lines)
 
 
+@terminal_safe
 def answer_text(answer: Answer, width: int = 88, covered: list[str] | None = None) -> str:
     """Plain text for a terminal: numbered quotes, each followed by its citation."""
     head = []
@@ -50,9 +84,10 @@ def answer_text(answer: Answer, width: int = 88, covered: list[str] | None = Non
 
 def answer_json(answer: Answer) -> str:
     """One JSON object per answer (the stable shape in README)."""
-    return json.dumps(answer.to_dict(), ensure_ascii=False)
+    return json_line(answer.to_dict())
 
 
+@terminal_safe
 def source_text(view) -> str:
     """A passage with the paragraphs around it, the cited one marked."""
     out = [citation_line(view.article, view.paragraph, view.id), ""]
@@ -92,6 +127,7 @@ def quote_markdown(quote: str, article: ArticleRef, paragraph: int | None = None
     return "\n".join(lines) + "\n\n" + citation_markdown(article, paragraph)
 
 
+@terminal_safe
 def answer_markdown(answer: Answer, covered: list[str] | None = None) -> str:
     """The answer as Markdown: each quote a block quote with its attribution."""
     if not answer.answered:
@@ -100,6 +136,7 @@ def answer_markdown(answer: Answer, covered: list[str] | None = None) -> str:
                        for c in answer.citations)
 
 
+@terminal_safe
 def source_markdown(view) -> str:
     """The cited passage (only it, not its neighbours) as a Markdown block quote."""
     return quote_markdown(view.text, view.article, view.paragraph) + "\n"
@@ -152,6 +189,7 @@ def _cite_head(result) -> str:
     return "Not found in the articles: no sentence is close enough to this text."
 
 
+@terminal_safe
 def cite_text(result, width: int = 88) -> str:
     """Plain text for a lookup: each match with its citation, range id and word differences."""
     out = [_cite_head(result)]
@@ -169,6 +207,7 @@ def cite_text(result, width: int = 88) -> str:
     return "\n".join(out)
 
 
+@terminal_safe
 def cite_markdown(result) -> str:
     """Markdown for a lookup: block quotes with attributions, word differences for close ones."""
     if result.kind == "none":
@@ -185,4 +224,4 @@ def cite_markdown(result) -> str:
 
 def cite_json(result) -> str:
     """One JSON object per lookup (README, "Citation lookups")."""
-    return json.dumps(result.to_dict(), ensure_ascii=False)
+    return json_line(result.to_dict())

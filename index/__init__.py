@@ -26,6 +26,7 @@ _EXPORTS = {
     "list_articles": "ingest.admin", "remove_articles": "ingest.admin",
     "article_files": "corpus.articles",
     "IndexStore": "store.store", "read_manifest": "store.store",
+    "verify_spans_and_caches": "store.cache",
     "evaluate_squad": "quality.evaluate", "evaluate_index": "quality.evaluate",
 }
 
@@ -37,7 +38,7 @@ __all__ = [
     "Conversations", "CorpusError", "IndexCorrupt", "IndexError_", "IndexMismatch", "IndexMissing",
     "IndexStore", "IngestError", "SourceView", "StaleIndex", "UnknownCitation", "UsageError",
     "add_articles", "article_files", "evaluate_index", "evaluate_squad", "list_articles",
-    "lookup_with_bot", "read_manifest", "remove_articles", "resolve",
+    "lookup_with_bot", "read_manifest", "remove_articles", "resolve", "verify_spans_and_caches",
 ]
 
 
@@ -78,5 +79,6 @@ if TYPE_CHECKING:  # the same names, for type checkers and the import graph
     from .ingest.admin import list_articles, remove_articles
     from .quality.evaluate import evaluate_index, evaluate_squad
     from .search.conversation import Conversations
+    from .store.cache import verify_spans_and_caches
     from .store.store import IndexStore, read_manifest
     from .text import citation_id_text

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .corpus.articles import corpus_fingerprint, corpus_stat_signature, load_corpus
-from .corpus.passages import make_passages, passage_text
+from .corpus.passages import make_passages, passage_text, sentence_embed_text
 from .embed.base import Embedder
 from .embed.onnx import FILES as ONNX_FILES
 from .embed.onnx import ONNX_DIR
@@ -44,7 +44,8 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder,
     else:
         passages = [p for a in articles for p in make_passages(a)]
     texts = [passage_text(by_id[p.article_id], p) for p in passages]
-    sentences = [by_id[p.article_id].body[s:e] for p in passages for s, e in p.sentences]
+    sentences = [sentence_embed_text(by_id[p.article_id].body, s, e)
+                 for p in passages for s, e in p.sentences]
     say(f"{len(articles)} articles, {len(passages)} passages, {len(sentences)} sentences")
     bars = show_bars and len(texts) + len(sentences) > 256
     if use_cache:

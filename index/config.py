@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from .embed.base import DEFAULT_MODEL_NAME
+from .errors import UsageError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,7 +53,13 @@ def resolve(corpus: str | Path | None = None, index: str | Path | None = None,
     corpus_path = Path(corpus or _env("corpus") or default_corpus()).expanduser()
     index_path = Path(index or _env("index") or corpus_path / ".citebot-index").expanduser()
     if threshold is None and _env("threshold"):
-        threshold = float(_env("threshold"))
+        try:
+            threshold = float(_env("threshold"))
+        except ValueError:
+            threshold = float("nan")
+        if not math.isfinite(threshold):
+            raise UsageError(f"CITEBOT_THRESHOLD must be a number, not {_env('threshold')!r}",
+                             fix="e.g. CITEBOT_THRESHOLD=0.35, or unset it")
     if auto_build is None:
         auto_build = (_env("auto_build") or "1").lower() not in ("0", "false", "no", "off")
     return Config(corpus=corpus_path, index=index_path, model=model or _env("model")

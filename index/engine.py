@@ -11,13 +11,22 @@ from .answer import Answer, ArticleRef
 from .build import ProgressFn, build_index
 from .config import Config
 from .corpus.articles import corpus_fingerprint, corpus_stat_signature, load_corpus
-from .errors import IndexMismatch, IndexMissing, StaleIndex, UnknownCitation, UsageError
+from .errors import (
+    WRITE_ERRNOS,
+    IndexMismatch,
+    IndexMissing,
+    StaleIndex,
+    StorageError,
+    UnknownCitation,
+    UsageError,
+)
 from .fileio import folder_lock
 from .search.rank import Searcher, SearchParams
 from .store.store import IndexStore, read_manifest
 
 # The last colon splits: article ids from front matter may hold colons themselves.
-_RANGE_ID = re.compile(r"^(?P<article>\S+):(?P<start>\d+)-(?P<end>\d+)$")
+# At most 12 digits: no article is a terabyte long, and int() of thousands of digits fails.
+_RANGE_ID = re.compile(r"^(?P<article>\S+):(?P<start>\d{1,12})-(?P<end>\d{1,12})$")
 # Ids are printed as "[art:p3]" or "(art:120-240)": what was copied around them is dropped.
 _ID_WRAPPING = " \t\r\n[]()<>`'\"“”‘’"
 
@@ -27,6 +36,24 @@ def build_lock(index_dir: Path):
     """One build at a time per index folder (readers never need the lock)."""
     with folder_lock(index_dir, ".lock"):
         yield
+
+
+def _shown(text: str, room: int = 80) -> str:
+    """A user's input quoted back in an error line: the middle of a long one left out."""
+    return text if len(text) <= room else f"{text[:room - 20]}…{text[-19:]}"
+
+
+@contextmanager
+def storage_errors(where: Path):
+    """A write that the file system refuses (read-only, full, over a size limit) becomes a
+    StorageError naming the folder; whatever was half written has been removed by then."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRNOS:
+            raise
+        what = f" ({exc.filename})" if exc.filename else ""
+        raise StorageError(f"cannot write the index at {where}: {exc.strerror}{what}") from exc
 
 
 @dataclass
@@ -101,7 +128,7 @@ class Citebot:
     # -- index lifecycle ---------------------------------------------------------------------
     def build(self, show_bars: bool = False) -> dict:
         """Build the index of the configured corpus (replacing any earlier one)."""
-        with build_lock(self.config.index):
+        with storage_errors(self.config.index), build_lock(self.config.index):
             manifest = build_index(self.config.corpus, self.config.index, self.index_embedder(),
                                    progress=self.progress, show_bars=show_bars)
         self._store = self._searcher = None
@@ -253,7 +280,7 @@ def source_view(store: IndexStore, citation_id: str, around: int = 1) -> SourceV
         article = store.article_by_id.get(m["article"])
         start, end = int(m["start"]), int(m["end"])
         if article is None or not (0 <= start < end <= len(article.body)):
-            raise UnknownCitation(f"no such citation: {cid!r}",
+            raise UnknownCitation(f"no such citation: {_shown(cid)!r}",
                                   fix="ids look like article-id:p3 or article-id:120-240")
         inside = [i for i in store.article_rows(article.id)
                   if store.passages[i].start < end and start < store.passages[i].end]
@@ -262,7 +289,7 @@ def source_view(store: IndexStore, citation_id: str, around: int = 1) -> SourceV
     else:
         idx = store.passage_by_id.get(cid)
         if idx is None:
-            raise UnknownCitation(f"no such citation: {cid!r}",
+            raise UnknownCitation(f"no such citation: {_shown(cid)!r}",
                                   fix="ids look like article-id:p3; see `citebot ask`")
         article = store.article_by_id[store.passages[idx].article_id]
         start, end = store.passages[idx].start, store.passages[idx].end

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import errno
+
+# OS errors that mean "this file system will not take the write": reported as StorageError.
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                          errno.EFBIG})
+
 
 class CitebotError(Exception):
     """Base class. ``exit_code`` is what the CLI exits with; ``fix`` names the remedy."""
@@ -62,3 +68,13 @@ class StaleIndex(IndexError_):
 
 class IngestError(UsageError):
     """One input file could not be turned into an article."""
+
+
+class StorageError(UsageError):
+    """A file could not be written: a read-only folder, a full disk, a size limit."""
+
+    fix = "free space or make the folder writable, or use another folder (--index / --corpus)"
+
+
+class Interrupted(UsageError):
+    """The user interrupted the command (Ctrl-C); what was being written was rolled back."""

@@ -35,20 +35,34 @@ def fsync_dir(path: Path) -> None:
 
 
 @contextmanager
-def atomic_file(path: Path, mode: str = "wb", encoding: str | None = None):
-    """Write ``path`` all or nothing: a temporary file in the same folder, fsynced, then
-    renamed over it (and the folder fsynced). Readers see the old file or the new one."""
+def temporary_for(path: Path):
+    """A fresh hidden temporary path beside ``path``, removed if the block raises (a full
+    disk, a read-only folder, Ctrl-C): a failed write leaves no ``.tmp`` file behind. For
+    writers that need a path of their own (numpy, FAISS); others use ``atomic_file``."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
+        yield tmp
+    except BaseException:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass  # e.g. the folder became read-only: the original error matters more
+        raise
+
+
+@contextmanager
+def atomic_file(path: Path, mode: str = "wb", encoding: str | None = None):
+    """Write ``path`` all or nothing: a temporary file in the same folder, fsynced, then
+    renamed over it (and the folder fsynced). Readers see the old file or the new one; a
+    failed write removes its temporary file."""
+    path = Path(path)
+    with temporary_for(path) as tmp:
         with open(tmp, mode, encoding=encoding) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     fsync_dir(path.parent)
 
 
@@ -64,13 +78,20 @@ def write_json_atomic(path: Path, data) -> None:
 
 
 @contextmanager
-def folder_lock(folder: Path, name: str):
-    """One holder at a time of the lock file ``folder/name`` (created with the folder)."""
+def folder_lock(folder: Path, name: str | None = None):
+    """One holder at a time of the lock file ``folder/name`` (created with the folder); with
+    no ``name``, of the folder itself (flock on its descriptor: no file is left in it)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / name, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+    if name is None:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    else:
+        fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

@@ -88,6 +88,24 @@ def parse_all(messages: list[str]):
     return parsed
 
 
+def assert_shown_or_pointed_to(parsed, shown: str, article_id: str, start: int, end: int,
+                               body: str) -> None:
+    """A quote is shown whole, or its beginning (the body's own characters) is followed by
+    "… (N more characters: /source ID:S-E)" where body[S:E] is exactly the rest."""
+    quote = body[start:end]
+    assert shown and quote.startswith(shown)
+    if shown == quote:
+        return
+    rest_start = start + len(shown) + len(quote[len(shown):]) - len(quote[len(shown):].lstrip())
+    ref = f"{article_id}:{rest_start}-{end}"
+    text = " ".join(p.text for p in parsed)
+    assert f"({end - rest_start:,} more characters: /source " in text
+    if len(ref) <= render.MAX_ID:
+        codes = [t for p in parsed for name, _, t in p.tags if name == "code"]
+        assert f"/source {ref}" in codes
+        assert body[rest_start:end] == quote[len(shown):].lstrip()
+
+
 def quotes_by_citation(parsed, ids: list[str]) -> dict[str, str]:
     """The blockquote texts before each citation's <code>id</code>, joined (a quote too long
     for one message is split into several blockquotes, possibly over several messages)."""
@@ -115,7 +133,8 @@ def test_any_answer_renders_to_valid_messages_quoting_the_bodies_exactly(drawn):
         joined = quotes_by_citation(parsed, ids)
         assert list(joined) == ids  # every citation, in order
         for c, body in zip(answer.citations, bodies):
-            assert joined[c.id] == body[c.start:c.end] == c.quote
+            assert_shown_or_pointed_to(parsed, joined[c.id], c.article.id, c.start, c.end, body)
+        assert len(parsed) <= 1 + 2 * len(answer.citations)
     if answer.context:
         assert parse_all(render.answer_messages(answer))[0].text.startswith("Read as a follow-up")
 
@@ -127,7 +146,8 @@ def test_inline_results_and_sources_render_valid_html(drawn):
     inline = render.inline_message(c)
     if inline is not None:  # a quote too long for one message is not offered inline
         [p] = parse_all([inline])
-        assert quotes_by_citation([p], [c.id]) == {c.id: body[c.start:c.end]}
+        shown = quotes_by_citation([p], [c.id])[c.id]
+        assert_shown_or_pointed_to([p], shown, c.article.id, c.start, c.end, body)
 
     class View:  # what `/source` renders: the cited text with paragraphs around it
         id, article, paragraph, text, start, end = c.id, c.article, c.paragraph, c.quote, \
@@ -136,7 +156,9 @@ def test_inline_results_and_sources_render_valid_html(drawn):
         after = [("a:p3", body[c.end:])] if body[c.end:].strip() else []
 
     parsed = parse_all(render.source_messages(View))
-    assert "".join(t for p in parsed for name, _, t in p.tags if name == "blockquote") == c.quote
+    shown = "".join(t for p in parsed for name, _, t in p.tags if name == "blockquote")
+    assert_shown_or_pointed_to(parsed, shown, c.article.id, c.start, c.end, body)
+    assert len(parsed) <= render.MAX_REPLY_MESSAGES
 
 
 @settings(max_examples=100, deadline=None)

@@ -51,26 +51,49 @@ def test_long_answers_are_split_between_quotes(seed_bot, seed_dir):
     messages = render.answer_messages(answer)
     assert len(messages) > 1
     parsed = check(messages)
-    assert quotes(parsed) == [c.quote for c in cites]  # every quote whole, in order
+    assert quotes(parsed) == [c.quote for c in cites]  # every (short) quote whole, in order
     for p in parsed[1:]:
         assert p.text.startswith(p.tags[0][2])  # each message opens with a quote, not a tail
     assert parsed[0].text.startswith("Read as a follow-up to “earlier question”")
     assert_exact_quotes(cites, seed_dir)
 
 
-def test_a_quote_longer_than_a_message_is_split_between_words():
+def test_a_long_quote_is_cut_with_the_range_of_the_rest():
     body = ("Fish & chips <cost> “£5” in 2024. " * 400).strip()
     ref = ArticleRef(id="long", title="A <long> & winding title")
     c = Citation(id="long:p1", article=ref, quote=body, start=0, end=len(body), score=1.0,
                  paragraph=1)
     messages = render.answer_messages(Answer("q", True, [c]))
     parsed = check(messages)
-    assert len(messages) >= 4
-    assert "".join(quotes(parsed)) == body  # the chunks, joined, are the quote exactly
+    assert len(messages) == 1  # was 4: every part of a 13,000-character quote
+    [shown] = quotes(parsed)
+    assert body.startswith(shown) and 1000 < len(shown) <= render.MAX_QUOTE
+    rest = len(shown) + 1
+    assert f"… ({len(body) - rest:,} more characters: /source long:{rest}-{len(body)})" \
+        in parsed[0].text
     assert parsed[-1].text.endswith("— A <long> & winding title, paragraph 1 long:p1")
     one_word = "x" * 10_000
-    c.quote = one_word
-    assert "".join(quotes(check(render.answer_messages(Answer("q", True, [c]))))) == one_word
+    c.quote, c.end = one_word, 10_000
+    [shown] = quotes(check(render.answer_messages(Answer("q", True, [c]))))
+    assert one_word.startswith(shown)
+
+
+def test_one_reply_is_a_few_messages_whatever_the_lengths():
+    ref = ArticleRef(id="big", title="Big")
+    body = "word " * 200_000  # a 1 MB article
+    cites = [Citation(id=f"big:p{i}", article=ref, quote=body[:400_000 - i], start=0,
+                      end=400_000 - i, score=1.0, paragraph=i) for i in range(1, 4)]
+    assert len(render.answer_messages(Answer("q", True, cites, context="x" * 2000))) <= 4
+
+    class View:
+        id, article, paragraph, text, start, end = "big:0-1000000", ref, None, body, 0, len(body)
+        before = [("big:p1", body[:300_000])]
+        after = [("big:p3", body[:300_000])]
+
+    messages = render.source_messages(View)
+    assert len(messages) <= 3
+    text = " ".join(p.text for p in check(messages))
+    assert "more characters: /source big:p1)" in text and "/source big:3" in text
 
 
 def test_metadata_is_escaped_and_only_web_links_are_links():

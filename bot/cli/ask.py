@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
@@ -65,7 +64,7 @@ def source(citation_id, as_json, around, corpus, index_dir, model, fmt=None):
     """Show a cited passage (art:p3 or art:120-240) with the text around it."""
     view = open_bot(corpus, index_dir, model).source(citation_id, around=around)
     if as_json or fmt == "json":
-        click.echo(json.dumps(view.to_dict(), ensure_ascii=False))
+        click.echo(render.json_line(view.to_dict()))
     elif fmt == "markdown":
         click.echo(render.source_markdown(view), nl=False)
     else:

@@ -2,19 +2,60 @@
 
 from __future__ import annotations
 
-import json
 import os
+import signal
 import sys
+import threading
 
 import click
 
 from index import BadQuestion, CitebotError
 
+from .. import render
+
 
 def fail(message: str, code: int = 2) -> None:
-    """One readable line on stderr, then exit."""
+    """One readable line on stderr (no registered secret, no terminal control), then exit."""
+    from ..telegram.logging import scrub
+
+    message = " ".join(render.clean(scrub(message)).split())  # one line, whatever it quotes
+    if len(message) > 1000:
+        message = f"{message[:600]}…{message[-300:]}"
     click.echo(f"citebot: error: {message}", err=True)
     sys.exit(code)
+
+
+_interrupted = threading.Event()
+
+
+def _on_sigint(_signum, _frame):
+    # Remember the Ctrl-C: one that lands inside a C extension's import surfaces as
+    # "ImportError: initialization failed", not as KeyboardInterrupt.
+    _interrupted.set()
+    raise KeyboardInterrupt
+
+
+def _interrupt_in(exc: BaseException | None) -> bool:
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def interrupted() -> None:
+    """Ctrl-C: one line and exit status 130 (what was being written is rolled back)."""
+    click.echo("\ncitebot: interrupted (files being written were discarded)", err=True)
+    # os._exit, not sys.exit: a Ctrl-C that landed in code a C extension ran with
+    # PyRun_String marks the interpreter, which would then kill itself with SIGINT at exit
+    # (status -2) although the interrupt was handled. The temporary files are gone by now.
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(130)
 
 
 class CitebotGroup(click.Group):
@@ -23,18 +64,21 @@ class CitebotGroup(click.Group):
     internal error, exit 1, traceback with CITEBOT_DEBUG=1)."""
 
     def invoke(self, ctx: click.Context):
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, _on_sigint)
         try:
             return super().invoke(ctx)
         except CitebotError as exc:
             fail(exc.user_message(), exc.exit_code)
         except KeyboardInterrupt:
-            click.echo("", err=True)
-            sys.exit(130)
+            interrupted()
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except BrokenPipeError:
             sys.exit(0)
         except Exception as exc:  # noqa: BLE001 - the last line of defence
+            if _interrupted.is_set() or _interrupt_in(exc):
+                interrupted()
             if os.environ.get("CITEBOT_DEBUG"):
                 raise
             fail(f"internal error: {type(exc).__name__}: {exc} "
@@ -55,7 +99,8 @@ def open_bot(corpus=None, index_dir=None, model=None, threshold=None, quiet=Fals
     """A Citebot for the resolved configuration; progress goes to stderr."""
     from index import Citebot, resolve
 
-    say = (lambda _m: None) if quiet else (lambda m: click.echo(f"citebot: {m}", err=True))
+    say = (lambda _m: None) if quiet else (
+        lambda m: click.echo(render.clean(f"citebot: {m}"), err=True))
     return Citebot(resolve(corpus, index_dir, model, threshold), progress=say)
 
 
@@ -82,9 +127,9 @@ def each_stdin_line(handle, as_json: bool, key: str, blank_between: bool = False
         except BadQuestion as exc:
             bad += 1
             if as_json:
-                click.echo(json.dumps({key: line, "error": str(exc)}, ensure_ascii=False))
+                click.echo(render.json_line({key: line, "error": str(exc)}))
             else:
-                click.echo(f"citebot: error: line {n}: {exc}", err=True)
+                click.echo(render.clean(f"citebot: error: line {n}: {exc}"), err=True)
         if blank_between and not as_json:
             click.echo("")  # a blank line between results
         sys.stdout.flush()

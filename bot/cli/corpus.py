@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
+from .. import render
 from .common import index_options, open_bot
 
 
 def _say(message: str) -> None:
-    click.echo(f"citebot: {message}", err=True)
+    click.echo(render.clean(f"citebot: {message}"), err=True)
+
+
+def _echo(text: str) -> None:
+    """A line of titles, ids or origins (from articles): printed without terminal controls."""
+    click.echo(render.clean(text))
 
 
 def _update_index(bot, as_json: bool) -> dict | None:
@@ -50,10 +55,10 @@ def add_cmd(paths, title, source_name, published, url, language, no_index, as_js
     if not as_json:
         for o in report.outcomes:
             if o.status == "added":
-                click.echo(f"added {o.article_id}: {o.title} ({o.origin})")
+                _echo(f"added {o.article_id}: {o.title} ({o.origin})")
             elif o.status == "duplicate":
-                click.echo(f"{o.origin}: {o.message}")
-        click.echo(f"{report.summary()} (corpus: {bot.config.corpus})")
+                _echo(f"{o.origin}: {o.message}")
+        _echo(f"{report.summary()} (corpus: {bot.config.corpus})")
     manifest = None
     if report.of("added"):
         if no_index:
@@ -66,7 +71,7 @@ def add_cmd(paths, title, source_name, published, url, language, no_index, as_js
         out = report.to_dict()
         out["index"] = ({"articles": manifest["articles"], "passages": manifest["passages"]}
                         if manifest else None)
-        click.echo(json.dumps(out, ensure_ascii=False))
+        click.echo(render.json_line(out))
     sys.exit(report.exit_code)
 
 
@@ -81,7 +86,7 @@ def remove_cmd(article_ids, no_index, corpus, index_dir, model):
 
     bot = open_bot(corpus, index_dir, model)
     for article_id, path in remove_articles(bot.config.corpus, list(article_ids)):
-        click.echo(f"removed {article_id} ({path})")
+        _echo(f"removed {article_id} ({path})")
     if no_index:
         return
     try:
@@ -104,7 +109,7 @@ def list_cmd(as_json, corpus, index_dir, model):
     bot = open_bot(corpus, index_dir, model)
     rows = list_articles(bot)
     if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False))
+        click.echo(render.json_line(rows))
         return
     if not rows:
         click.echo(f"no articles in {bot.config.corpus} (add some with `citebot add`)")
@@ -112,6 +117,8 @@ def list_cmd(as_json, corpus, index_dir, model):
     w_id = max(len(r["id"]) for r in rows)
     w_src = min(30, max([len(r["source"] or "-") for r in rows] + [6]))
     click.echo(f"{'ID':{w_id}}  {'DATE':10}  {'SOURCE':{w_src}}  {'PASSAGES':>8}  TITLE")
+    rows = [{k: render.clean(v) if isinstance(v, str) else v for k, v in r.items()}
+            for r in rows]  # widths are taken of what is printed
     for r in rows:
         src = (r["source"] or "-")
         src = src if len(src) <= w_src else src[: w_src - 1] + "…"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
+from .. import render
 from .common import index_options, open_bot
 
 
@@ -40,9 +40,9 @@ def info(as_json, corpus, index_dir, model):
                                          "format_version")}
     info.update(index_dir=str(bot.config.index), corpus_changed=stale)
     if as_json:
-        click.echo(json.dumps(info, ensure_ascii=False))
+        click.echo(render.json_line(info))
         return
     for key, value in info.items():
-        click.echo(f"{key:15} {value}")
+        click.echo(render.clean(f"{key:15} {value}"))
     if stale:
         click.echo("the corpus changed since this build: run `citebot index build`")

@@ -9,6 +9,7 @@ whatever handler is attached (files, journald, a test's capture).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import traceback
 
@@ -18,14 +19,32 @@ _HTTP_LOGGERS = ("httpx", "httpcore", "hpack", "tornado.access")
 _secrets: set[str] = set()
 _lock = threading.Lock()
 _installed = False
+_compiled: tuple[frozenset, re.Pattern | None] | None = None
+
+
+def _forms(secret: str) -> set[str]:
+    """The secret as written and as URL-encoded (in a query string or a path)."""
+    from urllib.parse import quote, quote_plus
+
+    return {secret, quote(secret, safe=""), quote_plus(secret), quote(secret)}
+
+
+def _pattern() -> re.Pattern | None:
+    # Case-insensitive: python-telegram-bot capitalizes some error texts, and an upper- or
+    # lower-cased token is still the token (so is %3a for %3A). Longest forms first.
+    global _compiled
+    with _lock:
+        if _compiled is None or _compiled[0] != frozenset(_secrets):
+            forms = sorted({f for s in _secrets if s for f in _forms(s)}, key=len, reverse=True)
+            rx = re.compile("|".join(map(re.escape, forms)), re.I) if forms else None
+            _compiled = (frozenset(_secrets), rx)
+        return _compiled[1]
 
 
 def scrub(text: str) -> str:
-    """The text with every registered secret replaced."""
-    for secret in _secrets:
-        if secret and secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
+    """The text with every registered secret replaced, in any letter case or URL encoding."""
+    rx = _pattern() if _secrets else None
+    return rx.sub(REDACTED, text) if rx is not None and text else text
 
 
 def _scrub_record(record: logging.LogRecord) -> None:

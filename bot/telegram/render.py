@@ -3,8 +3,11 @@
 Telegram's HTML: every piece of article or user text escaped (``<``, ``>``, ``&``), only the tags
 ``blockquote``, ``b``, ``i``, ``a``, ``code``; a message holds at most 4,096 characters (counted
 here on the HTML source in UTF-16 units, stricter than Telegram's count of the visible text).
-Long replies are split between quotes; a single quote too long for one message is split
-between words into several blockquotes whose texts, joined, are the quote exactly.
+Long replies are split between quotes. One reply is at most a few messages: a quote longer
+than MAX_QUOTE (or than what its message has room for) shows its beginning, cut between words,
+then "… (N more characters: /source ID:START-END)", the exact range of the rest; paragraphs
+around a /source are cut at MAX_CONTEXT the same way, and /cite shows MAX_CITE_SHOWN matches.
+A reply never exceeds MAX_REPLY_MESSAGES messages.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ MAX_URL = 2048             # longer URLs are not made links (browsers and Telegr
 MAX_ALSO_IN = 5            # "also in" lists this many titles, then "and N more"
 MAX_TAIL = 3000            # a citation line never takes more of a message than this
 MAX_HELP_ARTICLES = 30     # /help lists this many articles, then "and N more"
+MAX_QUOTE = 3000           # a quote shows at most this much (escaped UTF-16 units, ~characters)
+MAX_CONTEXT = 1000         # each paragraph around a /source, likewise
+MAX_CITE_SHOWN = 5         # /cite lists this many occurrences (and says how many there are)
+MAX_REPLY_MESSAGES = 5     # /source and /cite replies; an answer: 1 + 2 per quote at most
 MORE_BUTTON = "More sources"
 _OPEN, _CLOSE = "<blockquote>", "</blockquote>"
 
@@ -114,6 +121,51 @@ def quote_blocks(quote: str, tail: str, limit: int = MAX_MESSAGE) -> list[str]:
     return blocks
 
 
+def more_note(article_id: str, start: int, end: int) -> str:
+    """'… (N more characters: /source ID:START-END)': where the rest of a cut text is."""
+    return (f"<i>… ({end - start:,} more characters: </i><code>/source "
+            f"{esc_short(f'{article_id}:{start}-{end}', MAX_ID)}</code><i>)</i>")
+
+
+def _head(text: str, budget: int) -> str:
+    """The longest beginning of ``text`` cut between words whose escaped form fits ``budget``.
+    Only ``budget + 1`` characters are looked at (escaping never shortens): a 1 MB text costs
+    what a short one does."""
+    return split_text(text[:budget + 1], budget)[0].rstrip() or text[:1]
+
+
+def cut_text(text: str, start: int, article_id: str, budget: int) -> tuple[str, str]:
+    """(the shown beginning of ``text``, the note on the rest, or ""): ``text`` stands at
+    ``start`` in the article's body; the beginning is cut between words and fits ``budget``
+    once escaped. The shown part is the body's own characters, a prefix of ``text``."""
+    if tg_len(esc(text)) <= budget:
+        return text, ""
+    shown = _head(text, max(budget, 1))
+    rest = len(shown) + len(text[len(shown):]) - len(text[len(shown):].lstrip())
+    return shown, more_note(article_id, start + rest, start + len(text))
+
+
+def bounded_quote_blocks(quote: str, start: int, article_id: str, tail: str,
+                         cap: int = MAX_QUOTE) -> list[str]:
+    """``quote_blocks`` for a quote shown whole up to ``cap``, else cut with a note on the
+    rest: the quote, its note and ``tail`` fit one message when the tail leaves room."""
+    room = MAX_MESSAGE - len(_OPEN) - len(_CLOSE) - tg_len(tail) - 2 \
+        - tg_len(more_note(article_id, start, start + len(quote)))
+    shown, note = cut_text(quote, start, article_id, max(min(cap, room), 200))
+    if note:
+        tail = f"{note}\n{tail}" if tail else note
+    return quote_blocks(shown, tail)
+
+
+def cap_messages(messages: list[str], limit: int = MAX_REPLY_MESSAGES) -> list[str]:
+    """At most ``limit`` messages; a longer reply (which the cuts above should prevent) ends
+    with a line saying it was cut."""
+    if len(messages) <= limit:
+        return messages
+    return messages[:limit - 1] + ["<i>… (the rest of this reply is left out: at most "
+                                   f"{limit} messages a reply)</i>"]
+
+
 def text_blocks(text: str, limit: int = MAX_MESSAGE) -> list[str]:
     """Plain (escaped) text as blocks that each fit a message."""
     if tg_len(esc(text)) <= limit:
@@ -153,7 +205,7 @@ def citation_blocks(c: Citation) -> list[str]:
     tail = citation_html(c.article, c.paragraph, c.id)
     if c.also_in:
         tail += "\n" + also_in_html(c.also_in)
-    return quote_blocks(c.quote, tail)
+    return bounded_quote_blocks(c.quote, c.start, c.article.id, tail)
 
 
 def context_html(previous_question: str) -> str:
@@ -191,7 +243,9 @@ def answer_messages(answer: Answer, covered: list[ArticleRef] | None = None) -> 
     blocks = [context_html(answer.context)] if answer.context else []
     for c in answer.citations:
         blocks += citation_blocks(c)
-    return pack(blocks)
+    # Each quote fits one message with its citation (two when the citation line alone nearly
+    # fills one): never more than that, and no citation is dropped.
+    return cap_messages(pack(blocks), 1 + 2 * len(answer.citations))
 
 
 def more_messages(citations: list[Citation]) -> list[str]:
@@ -199,7 +253,7 @@ def more_messages(citations: list[Citation]) -> list[str]:
     blocks = ["<b>More sources:</b>"]
     for c in citations:
         blocks += citation_blocks(c)
-    return pack(blocks)
+    return cap_messages(pack(blocks), 1 + 2 * len(citations))
 
 
 def inline_message(c: Citation) -> str | None:
@@ -209,14 +263,24 @@ def inline_message(c: Citation) -> str | None:
 
 
 def source_messages(view) -> list[str]:
-    """A passage (``/source``) in context: the paragraphs around it, the cited one quoted."""
+    """A passage (``/source``) in context: the paragraphs around it, the cited one quoted;
+    each cut (MAX_CONTEXT, MAX_QUOTE) with a note on where the rest is."""
+    aid = view.article.id
+
+    def around(cid: str, text: str) -> list[str]:
+        if tg_len(esc(text)) <= MAX_CONTEXT:
+            return text_blocks(text)
+        shown = _head(text, MAX_CONTEXT)
+        return [f"{esc(shown)} <i>… ({len(text) - len(shown):,} more characters: </i>"
+                f"<code>/source {esc_short(cid, MAX_ID)}</code><i>)</i>"]
+
     blocks = [citation_html(view.article, view.paragraph, view.id)]
-    for _cid, text in view.before:
-        blocks += text_blocks(text)
-    blocks += quote_blocks(view.text, "")
-    for _cid, text in view.after:
-        blocks += text_blocks(text)
-    return pack(blocks)
+    for cid, text in view.before:
+        blocks += around(cid, text)
+    blocks += bounded_quote_blocks(view.text, view.start, aid, "")
+    for cid, text in view.after:
+        blocks += around(cid, text)
+    return cap_messages(pack(blocks))
 
 
 def help_messages(articles: list[ArticleRef], username: str | None,
@@ -249,16 +313,16 @@ def cite_messages(result) -> list[str]:
 
     if result.kind == "exact":
         times = "once" if result.total == 1 else f"{result.total} times"
+        shown = min(len(result.matches), MAX_CITE_SHOWN)
         head = f"<b>Found word for word {times}</b>" + (
-            f" (the first {len(result.matches)} shown):" if result.total > len(result.matches)
-            else ":")
+            f" (the first {shown} shown):" if result.total > shown else ":")
     elif result.kind == "close":
         head = ("<b>Not found word for word.</b> The closest wording in the articles "
                 "(<i>[-…-]</i> the article's words, <b>{+…+}</b> the text's own):")
     else:
         return ["<b>Not found in the articles:</b> no sentence is close enough to this text."]
     blocks = [head]
-    for m in result.matches:
+    for m in result.matches[:MAX_CITE_SHOWN]:
         tail = citation_html(m.article, m.paragraph, m.id)
         tail += f" <code>{esc(f'{m.article.id}:{m.start}-{m.end}')}</code>"
         if not m.exact:
@@ -270,8 +334,8 @@ def cite_messages(result) -> list[str]:
                     break
                 limit //= 2
             tail += diff
-        blocks += quote_blocks(m.quote, tail)
-    return pack(blocks)
+        blocks += bounded_quote_blocks(m.quote, m.start, m.article.id, tail)
+    return cap_messages(pack(blocks))
 
 
 def _diff_html(diff: str) -> str:

@@ -45,6 +45,7 @@ from ..errors import BadQuestion
 from ..search.lexical import idf, tokenize
 from ..store.store import IndexStore
 from ..text import lookup_text, words_escape_tokens
+from .bounded_cache import CharBudgetCache
 from .diff import DiffOp, is_wordish, normalize, normalize_map, word_diff
 
 MAX_TEXT_CHARS = 5000      # a pasted paragraph or two; longer is not a quote lookup
@@ -54,6 +55,7 @@ CUTOFF = 0.42              # below: "none" (calibrated, see README)
 LEX_CUTOFF = 0.30          # the same without an embedder (lexical similarity alone)
 RELATIVE = 0.75            # further close matches need this share of the best similarity
 DENSE_CANDIDATES = 30      # singles and pairs taken by cosine before lexical re-scoring
+MAX_STEM_ROWS = 100_000    # sentences whose stems are kept for close matching
 BM25_PASSAGES = 10         # passages taken by BM25 whose sentences are candidates too
 
 _OUTER_PUNCT = ".,;:!?…()[]{}-–—\"'“”‘’«»„‚ \t\r\n"
@@ -116,8 +118,8 @@ class _StoreData:
 
     def __init__(self, store: IndexStore):
         self.store = store
-        self.folded: dict[str, str] = {}
-        self.normalized: dict[str, tuple[str, list[int]]] = {}
+        # Bounded (bounded_cache.py): one budget for folded and normalized bodies alike.
+        self.bodies = CharBudgetCache()
         self._sentences = None
         self._pairs = None
         self._unusual: set[int] | None = None
@@ -131,17 +133,20 @@ class _StoreData:
     def folded_body(self, article_id: str) -> str:
         """NFKD + casefold of a body, invisible characters out (as normalization drops them):
         a cheap, C-speed prefilter for exact lookups."""
-        if article_id not in self.folded:
+        def make():
             body = self.store.article_by_id[article_id].body
             drop = {ord(ch): None for ch in set(body) if _invisible(ch)}
-            self.folded[article_id] = unicodedata.normalize("NFKD", body).casefold().translate(
-                drop)
-        return self.folded[article_id]
+            return unicodedata.normalize("NFKD", body).casefold().translate(drop)
 
-    def normalized_body(self, article_id: str) -> tuple[str, list[int]]:
-        if article_id not in self.normalized:
-            self.normalized[article_id] = normalize_map(self.store.article_by_id[article_id].body)
-        return self.normalized[article_id]
+        return self.bodies.get(("folded", article_id), make, len)
+
+    def normalized_body(self, article_id: str) -> tuple[str, np.ndarray]:
+        """The normalized body and the body offset of each of its characters (int32)."""
+        def make():
+            norm, idx = normalize_map(self.store.article_by_id[article_id].body)
+            return norm, np.asarray(idx, dtype=np.int32)
+
+        return self.bodies.get(("normalized", article_id), make, lambda v: 5 * len(v[0]))
 
     def unusual_articles(self) -> set[int]:
         """Articles whose BM25 tokens may miss a word of normalized text
@@ -273,7 +278,7 @@ def find_exact(store: IndexStore, text: str) -> list[tuple[str, int, int]]:
             end = pos + len(needle)
             if not (starts_word and pos > 0 and is_wordish(norm[pos - 1])) and \
                     not (ends_word and end < len(norm) and is_wordish(norm[end])):
-                found.append((article.id, idx[pos], idx[end - 1] + 1))
+                found.append((article.id, int(idx[pos]), int(idx[end - 1]) + 1))
             pos = norm.find(needle, pos + 1)
     return found
 
@@ -325,6 +330,8 @@ def find_close(store: IndexStore, text: str, limit: int = 5, embedder=None,
         stems = set()
         for r in range(r1, r2 + 1):
             if r not in stem_cache:
+                if len(stem_cache) >= MAX_STEM_ROWS:
+                    stem_cache.clear()  # bounded: sentences seen often are simply made again
                 body = store.article_by_id[store.passages[int(owner[r])].article_id].body
                 stem_cache[r] = set(tokenize(body[int(spans[r][0]):int(spans[r][1])]))
             stems |= stem_cache[r]

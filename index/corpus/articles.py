@@ -68,10 +68,14 @@ def parse_article(text: str, article_id: str, path: str | None = None,
     if m:
         import yaml  # only needed for front matter
 
+        from .safe_yaml import load_front_matter
+
         try:
-            loaded = yaml.safe_load(m.group(1) or "") or {}
+            loaded = load_front_matter(m.group(1) or "") or {}
         except yaml.YAMLError as exc:
-            raise CorpusError(f"{path or article_id}: front matter is not valid YAML ({exc})") from None
+            why = " ".join(str(exc).split())[:300]  # one line, however long the YAML error
+            raise CorpusError(
+                f"{path or article_id}: front matter is not valid YAML ({why})") from None
         if not isinstance(loaded, dict):
             raise CorpusError(f"{path or article_id}: front matter must be a mapping")
         meta = {str(k): v for k, v in loaded.items()}

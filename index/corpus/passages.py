@@ -12,6 +12,15 @@ _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 _LINE = re.compile(r"\n")
 _TERMINAL = tuple('.!?:;"”’)»…')
 HEADING_MAX_WORDS = 12
+# pysbd's time grows quadratically with the length of what it is given (a 1 MB paragraph
+# without punctuation never finished): a longer paragraph is split in windows of at most this
+# many characters, each ending at a space, so splitting is linear in the paragraph's length.
+SENTENCE_WINDOW = 2000
+# Embedding costs time by the token: a "sentence" longer than LONG_SENTENCE_CHARS (the model
+# reads only about its first 1,000 characters anyway) is embedded from its first
+# LONG_SENTENCE_HEAD characters, so a 1 MB run-on paragraph embeds in seconds, not minutes.
+LONG_SENTENCE_CHARS = 1000
+LONG_SENTENCE_HEAD = 200
 
 
 @dataclass
@@ -66,17 +75,67 @@ def is_heading(text: str) -> bool:
             and not text.rstrip().endswith(_TERMINAL))
 
 
+def _window_end(text: str, start: int) -> int:
+    """Where a window from ``start`` ends: after the last space of its second half, or at
+    SENTENCE_WINDOW characters when that half has no space (a run of one 'word')."""
+    end = start + SENTENCE_WINDOW
+    for i in range(end - 1, start + SENTENCE_WINDOW // 2, -1):
+        if text[i].isspace():
+            return i
+    return end
+
+
+def _segment(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    spans = []
+    for span in _segmenter().segment(text[start:end]):
+        s, e = _strip_span(text, start + span.start, start + span.end)
+        if e > s:
+            spans.append((s, e))
+    return spans
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """pysbd's sentences of ``text``, in linear time: windows of SENTENCE_WINDOW characters.
+
+    A window's last sentence may run past its end, so the next window starts at that sentence
+    (when that still moves at least half a window on); a sentence longer than half a window is
+    therefore cut at a space. Short texts (nearly every paragraph) are one window: pysbd's own
+    answer.
+    """
+    if len(text) <= SENTENCE_WINDOW:
+        return _segment(text, 0, len(text))
+    spans, pos = [], 0
+    while pos < len(text):
+        if len(text) - pos <= SENTENCE_WINDOW:
+            spans += _segment(text, pos, len(text))
+            break
+        cut = _window_end(text, pos)
+        found = _segment(text, pos, cut)
+        if len(found) > 1 and found[-1][0] - pos >= SENTENCE_WINDOW // 2:
+            spans += found[:-1]
+            pos = found[-1][0]
+        else:
+            spans += found
+            pos = cut
+    return spans
+
+
 def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
     """Sentence spans of ``text`` (shifted by ``offset``), whitespace trimmed, covering all words."""
-    spans = []
-    for span in _segmenter().segment(text):
-        s, e = _strip_span(text, span.start, span.end)
-        if e > s:
-            spans.append((s + offset, e + offset))
+    spans = [(s + offset, e + offset) for s, e in sentence_spans(text)]
     if not spans and text.strip():
         s, e = _strip_span(text, 0, len(text))
         spans = [(s + offset, e + offset)]
     return spans
+
+
+def sentence_embed_text(body: str, start: int, end: int) -> str:
+    """What is embedded for the sentence ``body[start:end]`` (see LONG_SENTENCE_CHARS)."""
+    if end - start <= LONG_SENTENCE_CHARS:
+        return body[start:end]
+    head = body[start:start + LONG_SENTENCE_HEAD]
+    cut = head.rfind(" ")
+    return head[:cut] if cut > LONG_SENTENCE_HEAD // 2 else head
 
 
 def make_passages(article: Article) -> list[Passage]:

@@ -23,17 +23,27 @@ from ..corpus.articles import (
     slugify,
     write_article,
 )
-from ..errors import CitebotError, CorpusError, IngestError, UsageError
+from ..errors import (
+    WRITE_ERRNOS,
+    CitebotError,
+    CorpusError,
+    IngestError,
+    StorageError,
+    UsageError,
+)
 from ..fileio import folder_lock, write_atomic
 from ..text import clean_paragraph
 from .draft import Draft, normalize_date, text_key, url_key, word_count
+from .fetch import FETCH_TIMEOUT, MAX_FETCH_BYTES  # noqa: F401 - the limits live in fetch.py
 
 KINDS = {".html": "html", ".htm": "html", ".xhtml": "html", ".pdf": "pdf", ".xml": "feed",
          ".rss": "feed", ".atom": "feed", ".jsonl": "jsonl", ".ndjson": "jsonl",
          ".json": "json", ".md": "md", ".markdown": "md", ".txt": "txt"}
 OVERRIDES = ("title", "source", "published", "url", "language")
-FETCH_TIMEOUT = 20
-MAX_FETCH_BYTES = 50 * 1024 * 1024
+# The longest article body `add` takes, in characters (~2 MB of English text, a long book
+# chapter: a news article is 2,000-20,000). Building is linear in it (a 1 MB one-paragraph
+# article builds in well under a minute, docs/benchmarks.md); longer inputs are refused.
+MAX_ARTICLE_CHARS = 2_000_000
 _URL = re.compile(r"^https?://", re.I)
 
 
@@ -83,8 +93,11 @@ class IngestReport:
 
 @contextmanager
 def corpus_lock(corpus_dir: Path):
-    """One writer at a time per corpus folder (ids and duplicate checks must not race)."""
-    with folder_lock(corpus_dir, ".citebot-corpus.lock"):
+    """One writer at a time per corpus folder (ids and duplicate checks must not race).
+
+    The lock is taken on the folder itself, so no lock file is left in the corpus (it would
+    show in `git status` and in backups)."""
+    with folder_lock(corpus_dir):
         yield
 
 
@@ -98,9 +111,15 @@ def collect(inputs: list[str], report: IngestReport) -> list[tuple[str, str]]:
             continue
         path = Path(raw).expanduser()
         if path.is_dir():
+            root = path.resolve()
             for p in sorted(path.rglob("*")):
                 rel = p.relative_to(path).parts
                 if not p.is_file() or any(part.startswith(".") for part in rel):
+                    continue
+                if not _inside(p, root):  # a link (or a linked folder) pointing elsewhere
+                    report.outcomes.append(Outcome(str(p), "failed", message=(
+                        "a symbolic link to a file outside the folder: not followed "
+                        "(add that file by its own path if it is meant)")))
                     continue
                 if p.suffix.lower() in KINDS:
                     sources.append((KINDS[p.suffix.lower()], str(p)))
@@ -119,28 +138,20 @@ def collect(inputs: list[str], report: IngestReport) -> list[tuple[str, str]]:
     return sources
 
 
-def fetch_url(url: str, timeout: float = FETCH_TIMEOUT) -> tuple[bytes, str]:
-    """The bytes and content type at a URL; a clear IngestError when it cannot be fetched."""
-    import urllib.error
-    import urllib.request
-
-    request = urllib.request.Request(url, headers={
-        "User-Agent": "citebot/0.1 (article ingest)",
-        "Accept": "application/atom+xml, application/rss+xml, application/xml;q=0.9, "
-                  "text/html;q=0.8, */*;q=0.5"})
+def _inside(path: Path, root: Path) -> bool:
+    """Whether ``path``, links resolved, is within the folder ``root`` (already resolved)."""
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:
-            data = resp.read(MAX_FETCH_BYTES + 1)
-            ctype = resp.headers.get("Content-Type", "")
-    except urllib.error.HTTPError as exc:
-        raise IngestError(f"{url}: the server answered {exc.code} {exc.reason}") from exc
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        raise IngestError(f"{url}: cannot be fetched ({reason})",
-                          fix="no network? save the feed or page to a file and add that") from exc
-    if len(data) > MAX_FETCH_BYTES:
-        raise IngestError(f"{url}: larger than {MAX_FETCH_BYTES // 2**20} MB")
-    return data, ctype.lower()
+        path.resolve().relative_to(root)
+    except (ValueError, OSError, RuntimeError):  # elsewhere, unreadable, or a link loop
+        return False
+    return True
+
+
+def fetch_url(url: str, timeout: float = FETCH_TIMEOUT) -> tuple[bytes, str]:
+    """The bytes and content type at a URL, within fetch.py's limits (deadline, redirects)."""
+    from .fetch import fetch_url as bounded_fetch
+
+    return bounded_fetch(url, timeout=timeout)
 
 
 def sniff(data: bytes, content_type: str = "") -> str:
@@ -309,13 +320,26 @@ def ingest(inputs: list[str], corpus_dir: Path, overrides: dict | None = None,
                 draft.raw = None  # the front matter changes: write it anew
                 for key, value in overrides.items():
                     setattr(draft, key, value)
+            if len(draft.body) > MAX_ARTICLE_CHARS:
+                report.outcomes.append(Outcome(draft.origin, "failed", title=draft.title, message=(
+                    f"the article is {len(draft.body):,} characters long; the limit is "
+                    f"{MAX_ARTICLE_CHARS:,} (split it into several articles)")))
+                say(f"skipped {draft.origin}: {report.outcomes[-1].message}")
+                continue
             same = catalog.duplicate_of(draft)
             if same:
                 report.outcomes.append(Outcome(draft.origin, "duplicate", same, draft.title,
                                                f"already in the corpus as {same}"))
                 continue
             article_id = catalog.new_id(draft)
-            _write(corpus_dir, draft, article_id)
+            try:
+                _write(corpus_dir, draft, article_id)
+            except OSError as exc:
+                if exc.errno not in WRITE_ERRNOS:
+                    raise
+                raise StorageError(f"cannot write to the corpus at {corpus_dir}: "
+                                   f"{exc.strerror} ({len(report.of('added'))} articles "
+                                   f"added before)") from exc
             catalog.remember(article_id, draft.url, draft.body)
             report.outcomes.append(Outcome(draft.origin, "added", article_id, draft.title))
     return report

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 from ..errors import IngestError
 from ..text import clean_paragraph
@@ -20,6 +21,11 @@ from .html import fragment_paragraphs, looks_like_html
 
 # One entry that cannot be used: (where, why). The other entries of the file still count.
 Failure = tuple[str, str]
+# An exported article is an object of fields, a few levels deep at most. Deeper nesting is
+# refused before parsing (json's parser recurses: a line of 100,000 "[" is a RecursionError),
+# so a hostile line fails alone and the rest of the file is still read.
+MAX_JSON_DEPTH = 64
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 # Field names used by common exports (news scrapers, CMS dumps) for each corpus field.
 _FIELDS = {
@@ -119,6 +125,33 @@ def record_to_draft(record, where: str) -> Draft:
                  language=opt("language"), author=opt("author"), origin=where)
 
 
+def json_depth(text: str, stop: int = MAX_JSON_DEPTH) -> int:
+    """How deeply ``text``'s arrays and objects nest (brackets inside strings do not count);
+    counting stops past ``stop``. Linear: one regular-expression scan."""
+    depth = deepest = 0
+    for m in _JSON_TOKENS.finditer(text):
+        ch = m.group()
+        if ch in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > stop:
+                    break
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def _loads(text: str, where: str):
+    """json.loads with the depth limit; IngestError for a too-deep document."""
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise IngestError(f"{where}: nested more than {MAX_JSON_DEPTH} levels deep")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise IngestError(f"{where}: nested too deep to read") from None
+
+
 def _decode(data: bytes, origin: str) -> str:
     try:
         return data.decode("utf-8-sig")
@@ -134,7 +167,7 @@ def extract_json_lines(data: bytes, origin: str) -> tuple[list[Draft], list[Fail
             continue
         where = f"{origin}:{n}"
         try:
-            drafts.append(record_to_draft(json.loads(line), where))
+            drafts.append(record_to_draft(_loads(line, where), where))
         except json.JSONDecodeError as exc:
             failures.append((where, f"not valid JSON ({exc.msg})"))
         except IngestError as exc:
@@ -147,7 +180,7 @@ def extract_json_lines(data: bytes, origin: str) -> tuple[list[Draft], list[Fail
 def extract_json(data: bytes, origin: str) -> tuple[list[Draft], list[Failure]]:
     """A JSON export: one article object, a list of them, or {"articles": [...]}."""
     try:
-        doc = json.loads(_decode(data, origin))
+        doc = _loads(_decode(data, origin), origin)
     except json.JSONDecodeError as exc:
         raise IngestError(f"{origin}: not valid JSON ({exc.msg}, line {exc.lineno})") from exc
     if isinstance(doc, dict) and isinstance(doc.get("articles") or doc.get("items"), list):

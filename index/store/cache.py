@@ -132,31 +132,63 @@ class EmbeddingCache:
 class PassageCache:
     """Paragraph and sentence spans of article bodies seen before: sentence splitting costs
     ~3 ms a paragraph (5 minutes for 100,000), a lookup microseconds. Keyed by the body and by
-    the source of passages.py and the pysbd version, so any change to the rules splits anew."""
+    the source of passages.py and the pysbd version, so any change to the rules splits anew.
+
+    Checked like the embedding cache: ``passages.sha256.json`` holds the file's size and
+    sha256 (written after it); a mismatch drops the whole cache. And since a checksum only
+    says the file is the one written, each body's cached spans are checked against the body
+    before use (span_check.cached_rows_ok: paragraphs as split_blocks finds them, sentences a
+    clean split, no boundary inside a word); rows that fail are split anew (``rejected``)."""
 
     def __init__(self, index_dir: Path):
         import pysbd
 
         from ..corpus import passages
+        from . import span_check
 
         self.path = Path(index_dir) / CACHE_DIR / "passages.json"
-        code = Path(passages.__file__).read_bytes() + getattr(pysbd, "__version__", "").encode()
+        self.sidecar = self.path.with_name("passages.sha256.json")
+        code = (Path(passages.__file__).read_bytes() + Path(span_check.__file__).read_bytes()
+                + getattr(pysbd, "__version__", "").encode())
         self.version = hashlib.sha256(code).hexdigest()[:16]
-        self.hits = self.misses = 0
+        self.hits = self.misses = self.rejected = 0
         self._used: dict[str, list] = {}
+        self._known = {}
+        if self.check() is None:
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+                if data.get("version") == self.version and isinstance(data.get("bodies"), dict):
+                    self._known = data["bodies"]
+            except (OSError, ValueError, AttributeError):
+                pass
+
+    def check(self) -> str | None:
+        """None when the file matches its sidecar (or neither exists), else what is wrong."""
+        if not self.path.exists() and not self.sidecar.exists():
+            return None
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            self._known = data["bodies"] if data.get("version") == self.version else {}
-        except (OSError, ValueError, KeyError, TypeError):
-            self._known = {}
+            meta = json.loads(self.sidecar.read_text(encoding="utf-8"))
+            size = self.path.stat().st_size
+        except (OSError, ValueError) as exc:
+            return f"cannot be checked ({type(exc).__name__})"
+        if not isinstance(meta, dict) or meta.get("size") != size:
+            return f"size {size} differs from the recorded {meta.get('size')!r}" \
+                if isinstance(meta, dict) else "its checksum file is not an object"
+        if meta.get("sha256") != sha256_file(self.path):
+            return "checksum mismatch"
+        return None
 
     def passages(self, article) -> list:
         """``make_passages(article)``, from the cache when this body was split before."""
         from ..corpus.passages import Passage, make_passages
+        from .span_check import cached_rows_ok
 
         key = hashlib.blake2b(article.body.encode("utf-8", "surrogatepass"),
                               digest_size=16).hexdigest()
         rows = self._known.get(key)
+        if rows is not None and not cached_rows_ok(article.body, rows):
+            self.rejected += 1
+            rows = None
         if rows is None:
             self.misses += 1
             made = make_passages(article)
@@ -170,6 +202,46 @@ class PassageCache:
         return made
 
     def save(self) -> None:
-        """Keep the bodies of this build only (written atomically)."""
+        """Keep the bodies of this build only (written atomically, then its checksum)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.path, json.dumps({"version": self.version, "bodies": self._used}))
+        data = json.dumps({"version": self.version, "bodies": self._used}).encode("utf-8")
+        meta = json.dumps({"size": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+        write_atomic(self.path, data)  # data first: a crash in between reads as a mismatch
+        write_atomic(self.sidecar, meta)
+
+
+def check_caches(index_dir: Path) -> list[str]:
+    """What is wrong with the build caches of an index folder (`citebot index verify`)."""
+    problems = []
+    folder = Path(index_dir) / CACHE_DIR
+    for meta_path in sorted(folder.glob("embeddings-*.json")):
+        data = meta_path.with_suffix(".npy")
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            ok = meta.get("size") == data.stat().st_size and \
+                meta.get("sha256") == sha256_file(data)
+        except (OSError, ValueError, AttributeError):
+            ok = False
+        if not ok:
+            problems.append(f"{CACHE_DIR}/{data.name}: checksum mismatch")
+    wrong = PassageCache(index_dir).check() if (folder / "passages.json").exists() else None
+    if wrong:
+        problems.append(f"{CACHE_DIR}/passages.json: {wrong}")
+    return problems
+
+
+def verify_spans_and_caches(store) -> None:
+    """IndexCorrupt when the index's sentence spans split words or a build cache fails its
+    checksum (`citebot index verify`, after every file's checksum)."""
+    from ..errors import IndexCorrupt
+    from .span_check import bad_passages
+
+    bad = bad_passages(store)
+    if bad:
+        raise IndexCorrupt(f"the passage table splits words in {', '.join(bad)} (built from a "
+                           f"damaged cache?)", fix=f"delete {store.index_dir / CACHE_DIR} and "
+                           "run `citebot index build`")
+    problems = check_caches(store.index_dir)
+    if problems:
+        raise IndexCorrupt(f"index cache file {problems[0]}", fix="the next build ignores it; "
+                           f"delete {store.index_dir / CACHE_DIR} and run `citebot index build`")

@@ -71,6 +71,9 @@ def read_manifest(index_dir: Path) -> dict:
         raise IndexMismatch(f"the index at {index_dir} has format version "
                             f"{manifest.get('format_version')!r}, this citebot reads "
                             f"{FORMAT_VERSION}")
+    from .manifest_check import validate_manifest
+
+    validate_manifest(manifest, path, Path(index_dir))
     return manifest
 
 
