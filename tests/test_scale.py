@@ -73,6 +73,24 @@ def test_hnsw_index_is_recorded_and_finds_the_exact_neighbours(tmp_path, monkeyp
     assert len(got) == 5 and set(got.tolist()) <= set(rows.tolist())
 
 
+def test_bm25_top_breaks_ties_by_row(tmp_path):
+    """Equal scores at the cut: the lowest rows, always (not whichever entries came first)."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(12):
+        (corpus / f"t{i:02}.md").write_text(f"---\ntitle: Tide table\n---\nThe ferry to the "
+                                            f"island leaves at dawn.\n\nPage {i} of the log.")
+    build_index(corpus, tmp_path / "index", HashEmbedder())
+    store = IndexStore(tmp_path / "index")
+    tokens = tokenize("ferry island dawn")
+    full = store.bm25_scores(tokens)
+    tied = np.flatnonzero(full == full.max())
+    assert len(tied) == 12  # the same paragraph in every article
+    for k in (1, 5, 11):
+        idx, _ = store.bm25_top(tokens, k)
+        assert idx.tolist() == tied[:k].tolist()
+
+
 def test_bm25_top_filtered_and_extra_rows_equal_the_full_scores(built):
     """What ranking asks of BM25 (the best allowed passages, and the scores of the dense
     candidates) equals the full score array, without computing it."""

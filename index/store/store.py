@@ -406,10 +406,16 @@ class IndexStore:
                 return (*empty, *extra)
             # A passage appears once per matching term with its full score: the best
             # k * terms entries hold the best k distinct passages.
+            vals = buf[cat]
             m = min(len(cat), k * len(postings))
-            top = np.argpartition(-buf[cat], m - 1)[:m] if len(cat) > m else slice(None)
+            top = np.argpartition(-vals, m - 1)[:m] if len(cat) > m else slice(None)
             cand = np.unique(cat[top])
-            cand = cand[np.argsort(-buf[cand], kind="stable")][:k]
+            cand = cand[np.argsort(-buf[cand], kind="stable")]
+            if len(cand) >= k:
+                # Equal scores at the cut: the lowest rows, whichever entries were picked.
+                cut = buf[cand[k - 1]]
+                cand = np.concatenate([cand[buf[cand] > cut], np.unique(cat[vals == cut])])
+            cand = cand[:k]
             return (cand.astype(np.int64), buf[cand].copy(), *extra)
         finally:
             for docs, _ in postings:
