@@ -324,6 +324,8 @@ class Handlers:
                                                        "Still answering from the loaded index."))
             return
         what = "Reloaded" if reloaded else "Already up to date"
+        if self.service.live.building:  # never built here: questions go on meanwhile
+            what = "Rebuilding the index in the background; answering meanwhile from"
         await update.message.reply_text(f"{what}: {articles} articles, {passages} passages.")
 
     # -- everything else ------------------------------------------------------------------------
