@@ -206,6 +206,7 @@ from .cli_cite import cite_cmd; cli.add_command(cite_cmd)  # noqa: E402,E702
 from .cli_telegram import telegram_cmd; cli.add_command(telegram_cmd)  # noqa: E402,E702
 from .cli_verify import verify_cmd; index_group.add_command(verify_cmd)  # noqa: E402,E702
 from .cli_eval import eval_cmd; cli.add_command(eval_cmd)  # noqa: E402,E702
+from .cli_follow import follow_cmd; cli.add_command(follow_cmd)  # noqa: E402,E702
 
 
 def main():  # console script entry point

@@ -21,6 +21,7 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application, Defaults
 
+from index import config
 from index.errors import UsageError
 
 from .telegram_limits import RetryingLimiter, parse_rate
@@ -59,6 +60,9 @@ class TelegramSettings:
     max_flood_wait_s: float = 120.0  # longest 429 wait honoured
     delivery_deadline_s: float = 600.0  # a reply is retried this long, then apologised for
     messages_per_s: float = 30.0     # Telegram's overall limit for a bot; 0: no pacing
+    follow_urls: tuple[str, ...] = ()  # feeds and pages read every follow_every_s (--follow)
+    follow_every_s: float = 900.0
+    follow_first_s: float = 5.0      # the first round, after start
 
     def __post_init__(self):
         if not self.token or not self.token.strip():
@@ -83,7 +87,9 @@ class TelegramSettings:
                       base_url=env.get("TELEGRAM_API_BASE_URL") or None,
                       base_file_url=env.get("TELEGRAM_API_BASE_FILE_URL") or None,
                       allowed_chats=_ids(env, "CITEBOT_ALLOWED_CHATS"),
-                      admin_chats=_ids(env, "CITEBOT_ADMIN_CHATS") or frozenset())
+                      admin_chats=config.admin_chats(env=env),
+                      follow_urls=config.feeds(env=env),
+                      follow_every_s=config.follow_every(env=env))
         try:
             values["rate"] = parse_rate(env.get("CITEBOT_RATE_LIMIT"), cls.rate)
         except ValueError as exc:

@@ -25,6 +25,7 @@ from telegram.ext import (Application, ApplicationHandlerStop, CallbackQueryHand
 from index.errors import BadQuestion, CitebotError, UnknownCitation
 
 from . import telegram_render as render
+from .telegram_admin import AdminTools
 from .telegram_buttons import Buttons, more_button
 from .telegram_cite import CiteCommand
 from .telegram_limits import UserRateLimit
@@ -64,6 +65,7 @@ class Handlers:
         self.inline_budget = UserRateLimit(settings.rate[0] * 3, settings.rate[1] or 1.0)
         self.strangers = UserRateLimit(1, 3600.0)  # one "not allowed" reply an hour
         self.cite = CiteCommand(self)
+        self.admin = AdminTools(self)
         self.buttons = Buttons(self)
         self._chat_locks: dict[int, list] = {}
         self._left: set[int] = set()
@@ -77,6 +79,7 @@ class Handlers:
         app.add_handler(CommandHandler("source", self.cmd_source, filters=msg))
         app.add_handler(CommandHandler("new", self.cmd_new, filters=msg))
         app.add_handler(CommandHandler("reload", self.cmd_reload, filters=msg))
+        self.admin.register(app)  # URLs and files from admins, before questions and media
         if self.cite.available:
             app.add_handler(CommandHandler("cite", self.cite.handle, filters=msg))
         app.add_handler(MessageHandler(msg & filters.COMMAND, self.on_unknown_command))
@@ -96,6 +99,7 @@ class Handlers:
         articles, passages = await self.service.run(self.service.stats)
         log.info("citebot is running as @%s: %d articles, %d passages", app.bot.username,
                  articles, passages)
+        self.admin.start_following(app)
         commands = COMMANDS + ([("cite", "Where does a quote come from?")]
                                if self.cite.available else [])
         try:
