@@ -86,10 +86,11 @@ class TelegramSettings:
         values = dict(token=env.get("TELEGRAM_BOT_TOKEN", ""),
                       base_url=env.get("TELEGRAM_API_BASE_URL") or None,
                       base_file_url=env.get("TELEGRAM_API_BASE_FILE_URL") or None,
-                      allowed_chats=_ids(env, "CITEBOT_ALLOWED_CHATS"),
-                      admin_chats=config.admin_chats(env=env),
-                      follow_urls=config.feeds(env=env),
-                      follow_every_s=config.follow_every(env=env))
+                      allowed_chats=_ids(env, "CITEBOT_ALLOWED_CHATS"))
+        for key, read in (("admin_chats", config.admin_chats), ("follow_urls", config.feeds),
+                          ("follow_every_s", config.follow_every)):
+            if key not in overrides:  # a flag wins, even over a bad environment variable
+                values[key] = read(env=env)
         try:
             values["rate"] = parse_rate(env.get("CITEBOT_RATE_LIMIT"), cls.rate)
         except ValueError as exc:

@@ -63,6 +63,12 @@ class AdminTools:
         app.add_handler(MessageHandler(msg & private & filters.Regex(URL_ONLY), self.on_url))
         app.add_handler(MessageHandler(msg & private & filters.Document.ALL, self.on_document))
 
+    def post_init(self, app: Application) -> None:
+        """At start: look for a changed corpus (rebuilt in the background) and start the
+        follow job."""
+        self.service.live.check()
+        self.start_following(app)
+
     def start_following(self, app: Application) -> None:
         """Read the followed feeds every follow_every_s, the first time soon after start."""
         urls = self.settings.follow_urls
@@ -137,8 +143,10 @@ class AdminTools:
             return
         try:
             data = await (await context.bot.get_file(doc.file_id)).download_as_bytearray()
-        except TelegramError as exc:
-            await message.reply_text(render.esc(f"Could not download the file ({exc})."))
+        except TelegramError as exc:  # its text may quote a file URL, which holds the token
+            log.warning("could not download a document (%s)", type(exc).__name__)
+            await message.reply_text("Could not download the file from Telegram; please send "
+                                     "it again.")
             return
         name = f"{slugify(Path(doc.file_name or 'document').stem)}{suffix}"
         with tempfile.TemporaryDirectory(prefix="citebot-upload-") as folder:

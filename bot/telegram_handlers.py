@@ -99,7 +99,7 @@ class Handlers:
         articles, passages = await self.service.run(self.service.stats)
         log.info("citebot is running as @%s: %d articles, %d passages", app.bot.username,
                  articles, passages)
-        self.admin.start_following(app)
+        self.admin.post_init(app)  # background checks and the follow job
         commands = COMMANDS + ([("cite", "Where does a quote come from?")]
                                if self.cite.available else [])
         try:

@@ -40,7 +40,7 @@ import time
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from fake_updates import UpdateBuilders
 from telegram_html import TelegramHTMLError, parse_telegram_html, telegram_length
@@ -405,7 +405,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
-        m = re.fullmatch(r"/file/bot([^/]+)/(.+)", urlsplit(self.path).path)
+        m = re.fullmatch(r"/file/bot([^/]+)/(.+)", unquote(urlsplit(self.path).path))
         if m:  # a file download (getFile's file_path under the file URL)
             self._download(*m.groups())
             return
@@ -415,6 +415,7 @@ class _Handler(BaseHTTPRequestHandler):
         api = self.api
         data = next((d for p, d in list(api.files.values()) if p == file_path), None)
         status = 401 if token != api.token else 404 if data is None else 200
+        data = data if status == 200 else b""
         api._record(Call("downloadFile", {"file_path": file_path}, status=status,
                          at=time.monotonic(), token_ok=token == api.token))
         try:
