@@ -139,3 +139,36 @@ def test_follow_once_adds_new_feed_entries_and_pages_once(tmp_path):
     assert r.returncode == 2 and "at least 10 seconds" in r.stderr.decode()
     r = run_cli("follow", "file:///etc/passwd", env=env)
     assert r.returncode == 2 and "not an http(s) URL" in r.stderr.decode()
+
+
+def test_the_prompt_answers_while_a_changed_corpus_is_rebuilt(seed_bot, seed_dir, embedder,
+                                                              tmp_path, monkeypatch, capsys):
+    from bot.prompt import interactive
+
+    corpus, index, _env = _copy(seed_bot, seed_dir, tmp_path)
+    (corpus / "crane.md").write_text(CRANE, encoding="utf-8")  # the index is now stale
+    bot = _citebot(corpus, index, embedder)
+    question = "What collapsed in Port Vell during the storm?"
+    times = []
+
+    def typed(_prompt=""):
+        times.append(time.monotonic())
+        if len(times) == 2:  # the first answer was printed: wait for the background build
+            generation = bot.store.manifest["generation"]
+            deadline = time.monotonic() + 300
+            while bot.store.manifest["generation"] == generation:
+                assert time.monotonic() < deadline, "the rebuilt index was never loaded"
+                time.sleep(0.1)
+        return [question, question, ""][len(times) - 1]
+
+    monkeypatch.setattr("builtins.input", typed)
+    interactive(bot, check_every_s=0)
+    out = capsys.readouterr()
+    assert times[1] - times[0] < 2.0  # answered from the loaded index, not after a build
+    # Only the second answer, from the rebuilt index, can quote the new article.
+    assert out.out.count("A harbour crane in the town of Port Vell") == 1
+    assert "rebuilding the index in the background" in out.err
+    assert "reloaded the index: 3 articles" in out.err
+    answer = bot.ask(question)
+    assert answer.citations[0].quote.startswith("A harbour crane in the town of Port Vell")
+    assert_exact_quotes(answer.citations, corpus)

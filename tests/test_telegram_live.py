@@ -61,14 +61,17 @@ def _articles(corpus) -> set[str]:
     return {p.name for p in corpus.iterdir() if not p.name.startswith(".")}
 
 
-def test_a_chat_is_answered_while_a_300kb_article_is_built_in(fresh_bot):
+# One paragraph of 300 KB as the issue found it; 60 paragraphs show the same without the
+# sentence splitter's cost on one huge paragraph.
+@pytest.mark.parametrize("paragraphs", [1, 60], ids=["one-paragraph", "60-paragraphs"])
+def test_a_chat_is_answered_while_a_300kb_article_is_built_in(fresh_bot, paragraphs):
     corpus = fresh_bot.config.corpus
 
     async def scenario(api, app):
         live = app.bot_data["handlers"].service.live
         generation = fresh_bot.store.manifest["generation"]
         (corpus / "almanac.md").write_text(
-            "---\ntitle: The long almanac of the coast\n---\n" + big_article(300_000, 1),
+            "---\ntitle: The long almanac of the coast\n---\n" + big_article(300_000, paragraphs),
             encoding="utf-8")
         api.message(ADMIN, "/reload")
         [started] = await api.wait_for(chat_id=ADMIN, timeout=60)
@@ -87,10 +90,11 @@ def test_a_chat_is_answered_while_a_300kb_article_is_built_in(fresh_bot):
         fresh_bot, scenario, admin_chats=frozenset({ADMIN}), reload_every_s=0)
     assert "Rebuilding the index in the background" in checked(started).text
     assert "200 specialized" in checked(reply).text
+    print(f"answered in {took:.2f} s during the build")  # -s shows it (docs/benchmarks.md)
     assert took < 2.0 and still_building  # answered during the build, at once
-    assert quotes_of(checked(after))[0] == UNIQUE
+    assert UNIQUE in quotes_of(checked(after))[0]
     answer = fresh_bot.ask("Until when did the saltmakers of Quillon Bay boil their brine?")
-    assert answer.citations[0].quote == UNIQUE
+    assert UNIQUE in answer.citations[0].quote
     assert_exact_quotes(answer.citations, corpus)
 
 
