@@ -164,6 +164,11 @@ class AdminTools:
         except CitebotError as exc:
             await message.reply_text(render.esc(f"Nothing was added: {exc.user_message()}"))
             return
+        except OSError as exc:  # a read-only or full disk
+            log.warning("could not add an article: %s", exc.strerror or type(exc).__name__)
+            await message.reply_text(render.esc("Nothing was added: the corpus cannot be "
+                                                f"written ({exc.strerror or 'disk error'})."))
+            return
 
         def tidy(text: str | None) -> str:  # the upload's temporary folder means nothing here
             text = (text or "").replace(f"{folder}/", "") if folder else (text or "")
@@ -219,6 +224,10 @@ class AdminTools:
             removed = await asyncio.to_thread(remove_articles, self.citebot.config.corpus, ids)
         except CitebotError as exc:
             await message.reply_text(render.esc(f"Nothing was removed: {exc.user_message()}"))
+            return
+        except OSError as exc:
+            await message.reply_text(render.esc("Nothing was removed: the corpus cannot be "
+                                                f"written ({exc.strerror or 'disk error'})."))
             return
         built = await self.rebuilt()
         named = [f"• <b>{render.esc(render.shorten(titles.get(i, i), 300))}</b> "

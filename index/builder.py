@@ -28,6 +28,7 @@ from .errors import CitebotError
 
 _ROOT = Path(__file__).resolve().parent.parent  # where the `index` package can be imported
 SUMMARY = ("generation", "articles", "passages", "sentences", "built_at")
+_SECRETS = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET")
 
 
 class BuildFailed(CitebotError):
@@ -132,7 +133,8 @@ class BackgroundBuilder:
         cmd = [sys.executable, "-m", "index.builder", "--corpus", str(cfg.corpus),
                "--index", str(cfg.index), "--model", str(cfg.model), "--only-if-stale"]
         path = os.environ.get("PYTHONPATH")
-        env = {**os.environ, "PYTHONPATH": str(_ROOT) + (os.pathsep + path if path else "")}
+        env = {k: v for k, v in os.environ.items() if k not in _SECRETS}  # it needs none
+        env["PYTHONPATH"] = str(_ROOT) + (os.pathsep + path if path else "")
         t0 = time.monotonic()
         with self._cv:
             if self._closed:

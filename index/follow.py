@@ -127,9 +127,14 @@ def follow_once(urls, corpus_dir: Path, index_dir: Path,
         known = state.keys(url)
         fresh = [d for d in drafts if entry_key(d) not in known]
         result.seen = len(drafts) - len(fresh)
-        _add_drafts(fresh, corpus_dir, result)
-        state.remember(url, [entry_key(d) for d in drafts])
-        state.save()
+        try:
+            _add_drafts(fresh, corpus_dir, result)
+            state.remember(url, [entry_key(d) for d in drafts])
+            state.save()
+        except OSError as exc:  # a read-only or full disk: said, and tried next round
+            result.error = f"cannot write {exc.filename or corpus_dir} ({exc.strerror or exc})"
+            say(f"{display_url(url)}: {result.error} (read again next round)")
+            continue
         for outcome in result.added:
             say(f"added {outcome.article_id}: {outcome.title} ({display_url(url)})")
     return results

@@ -52,7 +52,12 @@ class LiveIndex:
             queued = self._queued
             if queued is not None and not queued.running() and not queued.done():
                 return queued  # one check waiting is enough
-            self._queued = self._loader.submit(self._check)
+            try:
+                self._queued = self._loader.submit(self._check)
+            except RuntimeError:  # closed: shutting down
+                done: Future = Future()
+                done.set_result(False)
+                return done
             return self._queued
 
     def request_build(self) -> Future:
@@ -89,7 +94,7 @@ class LiveIndex:
 
     def _rebuild_if_stale(self) -> None:
         """A changed corpus is built again (once per corpus state) when auto-build is on."""
-        if not self.citebot.config.auto_build or self.builder.busy:
+        if self.builder.busy:
             return
         try:
             stale = self.citebot.is_stale(read_manifest(self.citebot.config.index))
@@ -97,9 +102,15 @@ class LiveIndex:
             self.say("warning", f"cannot check the corpus: {describe(exc)}")
             return
         signature = self._signature()
-        if stale and signature != self._requested_for:
-            self.say("info", "the corpus changed: rebuilding the index in the background")
-            self.request_build()
+        if not stale or signature == self._requested_for:
+            return
+        if not self.citebot.config.auto_build:  # said once per corpus state
+            self._requested_for = signature
+            self.say("warning", "the corpus changed, and CITEBOT_AUTO_BUILD is off: answering "
+                                "from the loaded index (run `citebot index build`)")
+            return
+        self.say("info", "the corpus changed: rebuilding the index in the background")
+        self.request_build()
 
     def _check(self) -> bool:
         loaded = self._load()

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import assert_exact_quotes
-from fake_bot_api import FakeBotAPI
+from fake_bot_api import TEST_TOKEN, FakeBotAPI
 from follow_fixtures import ENTRIES, PAGE, UNIQUE, LocalSite, big_article, news_page
 from telegram_harness import running_bot
 from telegram_html import checked, quotes_of
@@ -119,6 +119,7 @@ def test_the_bot_follows_a_feed_and_a_failing_one_does_not_stop_it(fresh_bot, ca
     assert any("could not read the followed" in m and "/broken.atom" in m and "404" in m
                for m in messages)
     assert any(m == f"1 new articles from {feed}" for m in messages)
+    assert TEST_TOKEN not in caplog.text and TEST_TOKEN.lower() not in caplog.text.lower()
 
 
 def test_an_admin_adds_a_page_by_its_url_a_stranger_cannot(fresh_bot):
