@@ -63,6 +63,18 @@ def test_a_corpus_change_during_a_build_is_seen_afterwards(seed_bot, seed_dir, e
         "corpus_changed"] is False
 
 
+def test_a_server_reload_never_builds(seed_bot, seed_dir, embedder, tmp_path):
+    from index.store import read_manifest
+
+    corpus, index, _env = _copy(seed_bot, seed_dir, tmp_path)
+    bot = _citebot(corpus, index, embedder)
+    generation = bot.searcher.store.manifest["generation"]
+    (corpus / "crane.md").write_text(CRANE, encoding="utf-8")
+    assert bot.reload_if_changed(build=False) is False  # stale, but not built here
+    assert read_manifest(index)["generation"] == generation
+    assert bot.store.manifest["generation"] == generation and bot.is_stale(read_manifest(index))
+
+
 def test_background_builds_wait_for_other_processes_and_coalesce(seed_bot, seed_dir, embedder,
                                                                  tmp_path):
     from index.engine import build_lock

@@ -150,31 +150,68 @@ def test_an_admin_adds_a_page_by_its_url_a_stranger_cannot(fresh_bot):
     assert _articles(corpus) - before == {"glassworks-of-tarnby-reopens.md"}
 
 
-def test_an_admin_uploads_a_document_and_removes_an_article(fresh_bot):
+def test_an_admin_uploads_documents_and_removes_an_article(fresh_bot, tmp_path):
+    from ingest_fixtures import write_pdf
+
     corpus = fresh_bot.config.corpus
     head, paragraphs = ENTRIES["tram-depot"]
     html = news_page(head, paragraphs, "https://tarnby-post.example/tram-depot")
+    pdf = write_pdf(tmp_path).read_bytes()
 
     async def scenario(api, app):
         api.document(STRANGER, "depot.html", html, "text/html")
         api.message(STRANGER, "/remove mss-renewal")
         refused = await api.wait_for(chat_id=STRANGER, count=2)
         api.document(ADMIN, "depot.html", html, "text/html")
-        added = (await api.wait_for(chat_id=ADMIN, count=2, timeout=300))[1]
+        api.document(ADMIN, "dredging.pdf", pdf, "application/pdf")
+        added = [c for c in await api.wait_for(
+            chat_id=ADMIN, count=2, timeout=300, where=lambda c: c.text.startswith("Added"))]
         api.message(ADMIN, "/remove mss-renewal")
-        removed = (await api.wait_for(chat_id=ADMIN, count=3, timeout=300))[2]
+        removed = (await api.wait_for(chat_id=ADMIN, timeout=300,
+                                      where=lambda c: c.text.startswith("Removed")))[0]
         api.message(READER, "How many trams fit in the Harrowgate depot?")
         api.message(READER, "/source mss-renewal:p1")
-        replies = await api.wait_for(chat_id=READER, count=2, timeout=60)
+        api.message(READER, "How much silt will be removed from the main channel?")
+        replies = await api.wait_for(chat_id=READER, count=3, timeout=60)
         return refused, added, removed, replies
 
     refused, added, removed, replies = run(fresh_bot, scenario, admin_chats=frozenset({ADMIN}))
-    gone, tram = sorted(replies, key=lambda c: "No such citation" not in c.text)
     assert [checked(c).text for c in refused] == [ADMINS_ONLY, ADMINS_ONLY]
-    assert "Added, and answerable now:" in checked(added).text and head in checked(added).text
+    texts = sorted(checked(c).text for c in added)
+    assert all(t.startswith("Added, and answerable now:") for t in texts)
+    assert any(head in t for t in texts)
+    assert any("The harbour dredging report (the-harbour-dredging-report)" in t for t in texts)
     assert checked(removed).text.startswith("Removed, and no longer quoted:")
     assert "mss-renewal" in checked(removed).text
     assert not (corpus / "mss-renewal.md").exists()
-    assert "room for forty trams" in quotes_of(checked(tram))[0]
-    assert "No such citation" in checked(gone).text
+    by_text = {c.text: checked(c) for c in replies}
+    gone = next(v for t, v in by_text.items() if "No such citation" in t)
+    tram = next(v for t, v in by_text.items() if "forty trams" in t)
+    silt = next(v for t, v in by_text.items() if "cubic metres" in t)
+    assert gone and "room for forty trams" in quotes_of(tram)[0]
+    assert "forty thousand cubic metres of silt" in " ".join(quotes_of(silt))
     assert_exact_quotes(fresh_bot.ask("How many trams fit in the depot?").citations, corpus)
+    assert_exact_quotes(fresh_bot.ask("How much silt will be dredged?").citations, corpus)
+
+
+def test_follow_and_admin_settings_from_flags_and_environment():
+    from index import config
+    from index.errors import UsageError
+
+    from bot.telegram import TelegramSettings
+
+    env = {"TELEGRAM_BOT_TOKEN": "1:a", "CITEBOT_FEEDS": "https://a.example/feed.xml, "
+           "http://127.0.0.1:8000/page https://a.example/feed.xml", "CITEBOT_ADMIN_CHATS": "7 -9",
+           "CITEBOT_FOLLOW_EVERY": "2h"}
+    s = TelegramSettings.from_env(env)
+    assert s.follow_urls == ("https://a.example/feed.xml", "http://127.0.0.1:8000/page")
+    assert s.admin_chats == {7, -9} and s.follow_every_s == 7200
+    assert TelegramSettings.from_env({"TELEGRAM_BOT_TOKEN": "1:a"}).follow_every_s == 900
+    flags = TelegramSettings.from_env({**env, "CITEBOT_FOLLOW_EVERY": "soon"},
+                                      follow_every_s=config.follow_every("45s"),
+                                      admin_chats=config.admin_chats("12"))
+    assert flags.follow_every_s == 45 and flags.admin_chats == {12}  # flags win
+    for bad in ({"CITEBOT_FEEDS": "ftp://x"}, {"CITEBOT_FOLLOW_EVERY": "5s"},
+                {"CITEBOT_FOLLOW_EVERY": "often"}, {"CITEBOT_ADMIN_CHATS": "me"}):
+        with pytest.raises(UsageError):
+            TelegramSettings.from_env({"TELEGRAM_BOT_TOKEN": "1:a", **bad})
