@@ -38,7 +38,7 @@ def fresh_bot(seed_bot, seed_dir, embedder, tmp_path):
     return bot
 
 
-def run(citebot, scenario, timeout=400, **overrides):
+def run(citebot, scenario, timeout=1000, **overrides):
     """``await scenario(api, app)`` against the real bot; a longer limit than run_bot's, for
     scenarios that wait for builds."""
     async def main(api):
@@ -49,7 +49,7 @@ def run(citebot, scenario, timeout=400, **overrides):
         return asyncio.run(main(api))
 
 
-async def switched(citebot, generation, timeout=360.0):
+async def switched(citebot, generation, timeout=900.0):
     """Wait until the bot has loaded a build other than ``generation``."""
     deadline = time.monotonic() + timeout
     while citebot.store.manifest["generation"] == generation:
