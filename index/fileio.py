@@ -64,12 +64,22 @@ def write_json_atomic(path: Path, data) -> None:
 
 
 @contextmanager
-def folder_lock(folder: Path, name: str):
-    """One holder at a time of the lock file ``folder/name`` (created with the folder)."""
+def folder_lock(folder: Path, name: str, on_wait=None):
+    """One holder at a time of the lock file ``folder/name`` (created with the folder), across
+    processes.
+
+    The lock is tried without waiting first; when another holder has it, ``on_wait()`` is
+    called (a builder then knows a fresh build may make its own unnecessary) and it waits.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / name, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
         finally:
