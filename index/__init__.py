@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 _EXPORTS = {
     "Citebot": "engine", "SourceView": "engine",
     "Config": "config", "resolve": "config",
+    "admin_chats": "config", "chat_ids": "config", "feeds": "config", "follow_every": "config",
+    "parse_interval": "config",
     "Answer": "answer", "ArticleRef": "answer", "Citation": "answer",
     "CitebotError": "errors", "UsageError": "errors", "BadQuestion": "errors",
     "UnknownCitation": "errors", "CorpusError": "errors", "IndexError_": "errors",
@@ -22,7 +24,11 @@ _EXPORTS = {
     "Conversations": "search.conversation",
     "lookup_with_bot": "cite.lookup",
     "citation_id_text": "text",
-    "add_articles": "ingest.add",
+    "add_articles": "ingest.add", "INGEST_KINDS": "ingest.add",
+    "display_url": "ingest.follow", "follow_once": "ingest.follow",
+    "BackgroundBuilder": "live.builder", "LiveIndex": "live.reloader",
+    "describe_error": "live.reloader",
+    "slugify": "corpus.articles",
     "list_articles": "ingest.admin", "remove_articles": "ingest.admin",
     "article_files": "corpus.articles",
     "IndexStore": "store.store", "read_manifest": "store.store",
@@ -30,15 +36,18 @@ _EXPORTS = {
     "evaluate_squad": "quality.evaluate", "evaluate_index": "quality.evaluate",
 }
 
-_RENAMED = {"add_articles": "ingest"}  # public name -> the owner's name for it
+_RENAMED = {"add_articles": "ingest", "INGEST_KINDS": "KINDS"}  # public name -> the owner's name for it
 
 __all__ = [
     "citation_id_text",
-    "Answer", "ArticleRef", "BadQuestion", "Citation", "Citebot", "CitebotError", "Config",
-    "Conversations", "CorpusError", "IndexCorrupt", "IndexError_", "IndexMismatch", "IndexMissing",
-    "IndexStore", "IngestError", "SourceView", "StaleIndex", "UnknownCitation", "UsageError",
-    "add_articles", "article_files", "evaluate_index", "evaluate_squad", "list_articles",
-    "lookup_with_bot", "read_manifest", "remove_articles", "resolve", "verify_spans_and_caches",
+    "Answer", "ArticleRef", "BackgroundBuilder", "BadQuestion", "Citation", "Citebot",
+    "CitebotError", "Config", "Conversations", "CorpusError", "INGEST_KINDS", "IndexCorrupt",
+    "IndexError_", "IndexMismatch", "IndexMissing", "IndexStore", "IngestError", "LiveIndex",
+    "SourceView", "StaleIndex", "UnknownCitation", "UsageError",
+    "add_articles", "admin_chats", "article_files", "chat_ids", "describe_error", "display_url",
+    "evaluate_index", "evaluate_squad", "feeds", "follow_every", "follow_once", "list_articles",
+    "lookup_with_bot", "parse_interval", "read_manifest", "remove_articles", "resolve", "slugify",
+    "verify_spans_and_caches",
 ]
 
 
@@ -59,8 +68,8 @@ def __dir__():
 if TYPE_CHECKING:  # the same names, for type checkers and the import graph
     from .answer import Answer, ArticleRef, Citation
     from .cite.lookup import lookup_with_bot
-    from .config import Config, resolve
-    from .corpus.articles import article_files
+    from .config import Config, admin_chats, chat_ids, feeds, follow_every, parse_interval, resolve
+    from .corpus.articles import article_files, slugify
     from .engine import Citebot, SourceView
     from .errors import (
         BadQuestion,
@@ -75,8 +84,12 @@ if TYPE_CHECKING:  # the same names, for type checkers and the import graph
         UnknownCitation,
         UsageError,
     )
+    from .ingest.add import KINDS as INGEST_KINDS
     from .ingest.add import ingest as add_articles
     from .ingest.admin import list_articles, remove_articles
+    from .ingest.follow import display_url, follow_once
+    from .live.builder import BackgroundBuilder
+    from .live.reloader import LiveIndex, describe_error
     from .quality.evaluate import evaluate_index, evaluate_squad
     from .search.conversation import Conversations
     from .store.cache import verify_spans_and_caches

@@ -34,6 +34,9 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder,
 
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
+    # The corpus state is taken before the articles are read: a file added, edited or removed
+    # while this build runs is then a change afterwards (and rebuilt), not marked as indexed.
+    signature = corpus_stat_signature(corpus_dir) if corpus_dir else None
     if articles is None:
         articles = load_corpus(corpus_dir)
     by_id = {a.id: a for a in articles}
@@ -68,7 +71,7 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder,
         "question_encoder": "onnx" if onnx_dir else "sentence-transformers",
         "corpus_dir": str(Path(corpus_dir).resolve()) if corpus_dir else None,
         "corpus_fingerprint": corpus_fingerprint(articles),
-        "corpus_signature": corpus_stat_signature(corpus_dir) if corpus_dir else None,
+        "corpus_signature": signature,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **(extra_manifest or {}),
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,11 +22,21 @@ ENVIRONMENT = {
     "threshold": ("CITEBOT_THRESHOLD", "confidence below which the answer is 'not found'"),
     "auto_build": ("CITEBOT_AUTO_BUILD", "1 (default): build or rebuild the index when it is "
                                          "missing or the corpus changed; 0: only say so"),
+    "feeds": ("CITEBOT_FEEDS", "feeds and pages the bot follows (`telegram --follow`), "
+                               "separated by commas or spaces"),
+    "follow_every": ("CITEBOT_FOLLOW_EVERY", "how often followed feeds are read: 30s, 15m "
+                                             "(default), 2h"),
+    "admin_chats": ("CITEBOT_ADMIN_CHATS", "user or chat ids (comma-separated) allowed to add "
+                                           "and remove articles through the bot, and /reload"),
 }
+DEFAULT_FOLLOW_EVERY = "15m"
+MIN_FOLLOW_EVERY_S = 10.0  # feeds are other people's servers: never hammered
+_INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$", re.I)
+_UNIT_S = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
 
-def _env(name: str) -> str | None:
-    value = os.environ.get(ENVIRONMENT[name][0])
+def _env(name: str, env=None) -> str | None:
+    value = (os.environ if env is None else env).get(ENVIRONMENT[name][0])
     return value if value not in (None, "") else None
 
 
@@ -64,3 +75,58 @@ def resolve(corpus: str | Path | None = None, index: str | Path | None = None,
         auto_build = (_env("auto_build") or "1").lower() not in ("0", "false", "no", "off")
     return Config(corpus=corpus_path, index=index_path, model=model or _env("model")
                   or DEFAULT_MODEL_NAME, threshold=threshold, auto_build=auto_build)
+
+
+# -- the bot's admins and followed feeds (flag, then environment variable) --------------------
+def chat_ids(raw: str | None, name: str) -> frozenset[int] | None:
+    """Comma- or space-separated chat ids; None when empty."""
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        return frozenset(int(x) for x in re.split(r"[,\s]+", raw) if x)
+    except ValueError:
+        raise UsageError(f"{name} must be comma-separated chat ids, like 12345,-100987") from None
+
+
+def admin_chats(flag: str | None = None, env=None) -> frozenset[int]:
+    """Who may add and remove articles through the bot: --admin-chats, else
+    CITEBOT_ADMIN_CHATS; nobody by default."""
+    if flag:
+        return chat_ids(flag, "--admin-chats") or frozenset()
+    return chat_ids(_env("admin_chats", env), "CITEBOT_ADMIN_CHATS") or frozenset()
+
+
+def feeds(flags=(), env=None) -> tuple[str, ...]:
+    """The URLs to follow: the flags when given, else CITEBOT_FEEDS; each an http(s) URL."""
+    raw = list(flags) or re.split(r"[,\s]+", _env("feeds", env) or "")
+    urls = []
+    for url in (u.strip() for u in raw):
+        if not url:
+            continue
+        if not re.match(r"^https?://[^/\s]+", url, re.I):
+            raise UsageError(f"not an http(s) URL to follow: {url!r}",
+                             fix="give the address of a feed or page, like "
+                                 "https://example.org/feed.xml")
+        if url not in urls:
+            urls.append(url)
+    return tuple(urls)
+
+
+def parse_interval(text: str, name: str = "--every") -> float:
+    """Seconds of an interval written as 90, 90s, 15m, 2h or 1d (at least MIN_FOLLOW_EVERY_S)."""
+    m = _INTERVAL.match(str(text))
+    if not m:
+        raise UsageError(f"{name}: not an interval: {text!r}", fix="like 30s, 15m or 2h")
+    seconds = float(m.group(1)) * _UNIT_S[(m.group(2) or "s").lower()]
+    if seconds < MIN_FOLLOW_EVERY_S:
+        raise UsageError(f"{name}: at least {MIN_FOLLOW_EVERY_S:.0f} seconds, not {text!r}")
+    return seconds
+
+
+def follow_every(flag: str | None = None, env=None) -> float:
+    """How often followed feeds are read: the flag, else CITEBOT_FOLLOW_EVERY, else 15m."""
+    if flag:
+        return parse_interval(flag, "--follow-every")
+    value = _env("follow_every", env)
+    return parse_interval(value or DEFAULT_FOLLOW_EVERY, "CITEBOT_FOLLOW_EVERY")

@@ -13,6 +13,7 @@ from .config import Config
 from .corpus.articles import corpus_fingerprint, corpus_stat_signature, load_corpus
 from .errors import (
     WRITE_ERRNOS,
+    CitebotError,
     IndexMismatch,
     IndexMissing,
     StaleIndex,
@@ -32,9 +33,10 @@ _ID_WRAPPING = " \t\r\n[]()<>`'\"“”‘’"
 
 
 @contextmanager
-def build_lock(index_dir: Path):
-    """One build at a time per index folder (readers never need the lock)."""
-    with folder_lock(index_dir, ".lock"):
+def build_lock(index_dir: Path, on_wait=None):
+    """One build at a time per index folder, across processes (readers never need the lock);
+    ``on_wait()`` is called when another build holds it (see fileio.folder_lock)."""
+    with folder_lock(index_dir, ".lock", on_wait):
         yield
 
 
@@ -126,22 +128,56 @@ class Citebot:
         return cached[1]
 
     # -- index lifecycle ---------------------------------------------------------------------
-    def build(self, show_bars: bool = False) -> dict:
-        """Build the index of the configured corpus (replacing any earlier one)."""
-        with storage_errors(self.config.index), build_lock(self.config.index):
+    def build(self, show_bars: bool = False, only_if_stale: bool = False) -> dict:
+        """Build the index of the configured corpus (replacing any earlier one).
+
+        Requests coalesce: when another process was building this index, or with
+        ``only_if_stale``, an index that is now current for this corpus and model is kept.
+        """
+        waited = []
+
+        def on_wait():
+            waited.append(True)
+            self.progress("another build of this index is running: waiting for it")
+
+        with storage_errors(self.config.index), build_lock(self.config.index, on_wait):
+            current = self.current_manifest() if (waited or only_if_stale) else None
+            if current is not None:
+                if waited:
+                    self.progress("the index is now current: nothing more to build")
+                return current
             manifest = build_index(self.config.corpus, self.config.index, self.index_embedder(),
                                    progress=self.progress, show_bars=show_bars)
         self._store = self._searcher = None
         return manifest
 
+    def current_manifest(self) -> dict | None:
+        """The manifest when the index is there, of this model and of the corpus as it is now;
+        else None."""
+        try:
+            manifest = read_manifest(self.config.index)
+            self.check_model_name(manifest)
+            return None if self.is_stale(manifest) else manifest
+        except CitebotError:
+            return None
+
     def is_stale(self, manifest: dict) -> bool:
         """Has the corpus changed since the build? File stats first, contents when they differ."""
         if not self.config.corpus.is_dir():
             return False  # an index without its corpus folder still answers
-        if corpus_stat_signature(self.config.corpus) == manifest.get("corpus_signature"):
+        signature = corpus_stat_signature(self.config.corpus)
+        if signature == manifest.get("corpus_signature"):
             return False
+        # Same stats as at the last look: the same answer (a bot checks every few seconds,
+        # and must not reread the whole corpus each time while a rebuild is running).
+        key = (manifest.get("corpus_fingerprint"), signature)
+        memo = getattr(self, "_stale_memo", None)
+        if memo is not None and memo[0] == key:
+            return memo[1]
         articles = load_corpus(self.config.corpus)
-        return corpus_fingerprint(articles) != manifest.get("corpus_fingerprint")
+        stale = corpus_fingerprint(articles) != manifest.get("corpus_fingerprint")
+        self._stale_memo = (key, stale)
+        return stale
 
     def ensure_index(self) -> dict:
         """The manifest of a current index: built when missing, rebuilt when the corpus changed.
@@ -204,21 +240,33 @@ class Citebot:
             self._searcher = Searcher(store, self.question_embedder(store.manifest), self.params)
         return self._searcher
 
-    def reload_if_changed(self) -> bool:
-        """Pick up a corpus change or a newer build; True when something was reloaded."""
+    def reload_if_changed(self, build: bool = True) -> bool:
+        """Pick up a newer build (and, with ``build`` and auto-build on, rebuild a changed
+        corpus first, here); True when another index was loaded.
+
+        The loaded index answers until the new one is loaded and verified, then both are
+        switched in one step: a question in another thread sees the old index or the new one.
+        A server passes ``build=False`` and builds in the background (index/live/reloader.py).
+        """
         if self._store is None:
             return False
         manifest = read_manifest(self.config.index)
-        if (manifest["generation"] == self._store.manifest["generation"]
-                and not self.is_stale(manifest)):
+        if build and self.config.auto_build and self.is_stale(manifest):
+            self.progress("the corpus changed since the index was built: rebuilding")
+            self.build()  # drops the loaded objects: load again below
+        return self.load_newer(manifest if self._store is not None else None)
+
+    def load_newer(self, manifest: dict | None = None) -> bool:
+        """Load the index's current build when it is not the loaded one; never builds.
+        Raises (the loaded index staying in place) when the new build cannot be used."""
+        manifest = manifest or read_manifest(self.config.index)
+        loaded = self._store.manifest["generation"] if self._store is not None else None
+        if manifest["generation"] == loaded:
             return False
-        old = (self._store, self._searcher)
-        self._store = self._searcher = None
-        try:
-            _ = self.searcher
-        except Exception:
-            self._store, self._searcher = old  # keep answering from the loaded index
-            raise
+        self.check_model_name(manifest)
+        store = IndexStore(self.config.index)
+        searcher = Searcher(store, self.question_embedder(store.manifest), self.params)
+        self._searcher, self._store = searcher, store
         return True
 
     # -- questions and lookups ---------------------------------------------------------------

@@ -78,9 +78,14 @@ def write_json_atomic(path: Path, data) -> None:
 
 
 @contextmanager
-def folder_lock(folder: Path, name: str | None = None):
-    """One holder at a time of the lock file ``folder/name`` (created with the folder); with
-    no ``name``, of the folder itself (flock on its descriptor: no file is left in it)."""
+def folder_lock(folder: Path, name: str | None = None, on_wait=None):
+    """One holder at a time of the lock file ``folder/name`` (created with the folder), across
+    processes; with no ``name``, of the folder itself (flock on its descriptor: no file is left
+    in it).
+
+    The lock is tried without waiting first; when another holder has it, ``on_wait()`` is
+    called (a builder then knows a fresh build may make its own unnecessary) and it waits.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if name is None:
@@ -88,7 +93,12 @@ def folder_lock(folder: Path, name: str | None = None):
     else:
         fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:

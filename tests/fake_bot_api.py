@@ -10,6 +10,8 @@ would talk to api.telegram.org. It
   what Telegram checks: HTML that Telegram's parser accepts, at most 4,096 characters of text,
   callback data of at most 64 bytes, at most 50 inline results; a failed check is a 400, as on
   Telegram;
+* serves ``getFile`` and the file download under ``/file/bot<token>/`` for documents queued
+  with ``api.document(chat, name, data)`` (recorded as ``downloadFile``);
 * records every call (method, decoded parameters, status, fault) in ``calls``;
 * can be told to fail: ``fail("sendMessage", status=429, retry_after=1)``,
   ``fail("*", status=500, times=3)``, ``fail(kind="timeout", delay=10)`` (no answer until the
@@ -38,7 +40,7 @@ import time
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from fake_updates import UpdateBuilders
 from telegram_html import TelegramHTMLError, parse_telegram_html, telegram_length
@@ -126,6 +128,8 @@ class FakeBotAPI(UpdateBuilders):
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
         self._chats: dict[object, dict] = {}
+        self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, bytes)
+        self._file_ids = itertools.count(1)
         self._cond = threading.Condition()
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -328,6 +332,12 @@ class FakeBotAPI(UpdateBuilders):
         if method == "answerInlineQuery":
             _check_inline_results(params.get("results") or [])
             return True
+        if method == "getFile":
+            found = self.files.get(str(params.get("file_id")))
+            if found is None:
+                raise _BadRequest("invalid file_id")
+            return {"file_id": params["file_id"], "file_unique_id": f"u{params['file_id']}",
+                    "file_size": len(found[1]), "file_path": found[0]}
         if method == "setWebhook":
             self.webhook = dict(params)
             return True
@@ -395,7 +405,27 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
+        m = re.fullmatch(r"/file/bot([^/]+)/(.+)", unquote(urlsplit(self.path).path))
+        if m:  # a file download (getFile's file_path under the file URL)
+            self._download(*m.groups())
+            return
         self.do_POST()
+
+    def _download(self, token: str, file_path: str) -> None:
+        api = self.api
+        data = next((d for p, d in list(api.files.values()) if p == file_path), None)
+        status = 401 if token != api.token else 404 if data is None else 200
+        data = data if status == 200 else b""
+        api._record(Call("downloadFile", {"file_path": file_path}, status=status,
+                         at=time.monotonic(), token_ok=token == api.token))
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(data or b"")))
+            self.end_headers()
+            self.wfile.write(data or b"")
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
 
     def do_POST(self) -> None:
         api = self.api

@@ -13,7 +13,8 @@ from telegram_html import telegram_length
 class UpdateBuilders:
     """Mixed into FakeBotAPI: ``api.message(chat_id, "text")`` queues an update for the bot."""
 
-    # FakeBotAPI provides: _chats, _message_ids, _update_ids, bot_user, push_update()
+    # FakeBotAPI provides: _chats, _message_ids, _update_ids, bot_user, push_update(),
+    # files and _file_ids
 
     def chat(self, chat_id: int, chat_type: str = "private", title: str | None = None) -> dict:
         """The chat object for an id (remembered, so replies carry the right chat type)."""
@@ -77,6 +78,15 @@ class UpdateBuilders:
         extra = {"caption": caption} if caption else {}
         return self.message(chat_id, None, photo=photo, **extra, **kw)
 
+    def document(self, chat_id: int, file_name: str, data: bytes,
+                 mime_type: str = "application/octet-stream", **kw) -> dict:
+        """A file sent to the bot; its bytes are served by getFile and the file URL."""
+        file_id = f"BQACAgIAAx{next(self._file_ids)}"
+        self.files[file_id] = (f"documents/file_{file_id}{_suffix(file_name)}", bytes(data))
+        document = {"file_id": file_id, "file_unique_id": f"AgAD{file_id[-4:]}",
+                    "file_name": file_name, "mime_type": mime_type, "file_size": len(data)}
+        return self.message(chat_id, None, document=document, **kw)
+
     def callback(self, message: dict, data: str, user_id: int | None = None) -> str:
         """A tap on an inline button of ``message`` (a message the bot sent); returns its id."""
         uid = user_id if user_id is not None else message["chat"]["id"]
@@ -120,3 +130,8 @@ def _auto_entities(text: str) -> list[dict]:
 
 def _u16(s: str) -> int:
     return telegram_length(s)
+
+
+def _suffix(name: str) -> str:
+    m = re.search(r"\.[A-Za-z0-9]{1,8}$", name)
+    return m.group(0).lower() if m else ""

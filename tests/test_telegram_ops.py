@@ -87,11 +87,19 @@ def test_a_changed_corpus_is_picked_up_without_restart(embedder, seed_dir, tmp_p
     async def scenario(api, app):
         api.message(111, question)
         await api.wait_for(chat_id=111)
+        generation = bot.store.manifest["generation"]
         (corpus / "springfield.md").write_text(
             "---\ntitle: Springfield news\n---\nThe mayor of Springfield announced a new "
             "bridge over the river on Monday. It will open next year.\n", encoding="utf-8")
+        api.message(111, question)  # answered at once; the check starts a background build
+        await api.wait_for(chat_id=111, count=2)
+        for _ in range(1200):  # the build runs in a child process, then the index is switched
+            if bot.store.manifest["generation"] != generation:
+                break
+            await asyncio.sleep(0.1)
         api.message(111, question)
-        return await api.wait_for(chat_id=111, count=2)
+        sent = await api.wait_for(chat_id=111, count=3)
+        return sent[0], sent[2]
 
     before, after = run_bot(bot, scenario, reload_every_s=0)
     assert "Not found in the articles" in checked(before).text

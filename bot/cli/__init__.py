@@ -9,6 +9,7 @@ from .cite import cite_cmd
 from .common import CitebotGroup
 from .corpus import register as register_corpus
 from .eval import eval_cmd
+from .follow import follow_cmd
 from .index_cmd import index_group
 from .telegram import telegram_cmd
 from .verify import verify_cmd
@@ -20,7 +21,7 @@ def cli():
     """citebot: answers questions about news articles with verbatim, cited quotes."""
 
 
-for _command in (ask, source, cite_cmd, telegram_cmd, eval_cmd, index_group):
+for _command in (ask, source, cite_cmd, telegram_cmd, follow_cmd, eval_cmd, index_group):
     cli.add_command(_command)
 index_group.add_command(verify_cmd)
 register_corpus(cli)

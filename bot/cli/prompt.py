@@ -2,10 +2,14 @@
 
 It is a conversation, like the Telegram bot: a short follow-up ("How many officers were in
 it?") is read with the previous question (index/search/conversation.py) and the answer says so;
-`/new` forgets the previous question.
+`/new` forgets the previous question. A corpus changed meanwhile is rebuilt in the background
+(index/live/reloader.py) while questions are answered from the loaded index; the prompt says
+when it switched.
 """
 
 from __future__ import annotations
+
+import time
 
 import click
 
@@ -17,13 +21,29 @@ _KEY = "prompt"
 
 
 def interactive(bot, k: int = 3, as_json: bool = False,
-                conversations: Conversations | None = None) -> None:
+                conversations: Conversations | None = None, check_every_s: float = 5.0) -> None:
     """Ask questions until EOF or `quit`; `/new` forgets the previous question."""
+    from index import IndexMissing, LiveIndex
+
     click.echo("citebot: loading the index…", err=True)
+    try:
+        bot.load_newer()  # the index as it is: a changed corpus is rebuilt in the background
+    except IndexMissing:
+        pass  # none yet: built now, with nothing to answer from meanwhile
     _ = bot.searcher
     talk = conversations or Conversations()
+    notes: list[str] = []  # said by the background threads; printed before the next answer
+    live = LiveIndex(bot, on_event=lambda _level, message: notes.append(message))
     click.echo("Ask a question about the articles (/new: new topic; empty line or Ctrl-D to "
                "quit).", err=True)
+    try:
+        _loop(bot, talk, live, notes, k, as_json, check_every_s)
+    finally:
+        live.close(wait=False)  # a build still running is stopped: the next `ask` redoes it
+
+
+def _loop(bot, talk, live, notes, k, as_json, check_every_s) -> None:
+    last_check = float("-inf")  # the first question looks at once
     while True:
         try:
             line = input("? ")
@@ -37,6 +57,11 @@ def interactive(bot, k: int = 3, as_json: bool = False,
             talk.forget(_KEY)
             click.echo("citebot: new topic: the next question is read on its own.", err=True)
             continue
+        if time.monotonic() - last_check >= check_every_s:
+            last_check = time.monotonic()
+            live.check()  # in the background: this question is answered from the loaded index
+        while notes:
+            click.echo(f"citebot: {notes.pop(0)}", err=True)
         try:
             answer = talk.ask(bot, _KEY, line, k=k)
         except BadQuestion as exc:

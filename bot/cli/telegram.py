@@ -21,7 +21,9 @@ Environment:
   TELEGRAM_API_BASE_FILE_URL  file base URL (default: derived from the base URL)
   TELEGRAM_WEBHOOK_SECRET     webhook secret (default: random per start)
   CITEBOT_ALLOWED_CHATS       chat ids the bot answers in, comma-separated (default: all)
-  CITEBOT_ADMIN_CHATS         user or chat ids allowed to /reload
+  CITEBOT_ADMIN_CHATS         user or chat ids allowed to add and remove articles, /reload
+  CITEBOT_FEEDS               feeds and pages to follow (comma or space separated)
+  CITEBOT_FOLLOW_EVERY        how often to read them (default 15m)
   CITEBOT_RATE_LIMIT          questions per user, COUNT/SECONDS (default 10/60; 0: off)
   CITEBOT_MAX_QUESTION_CHARS  longest question accepted (default 500)
 """
@@ -40,15 +42,36 @@ Environment:
               help="Port the webhook server listens on.")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(LOG_LEVELS, case_sensitive=False), help="Logging on stderr.")
+@click.option("--follow", "follow_urls", multiple=True, metavar="URL",
+              help="Follow this feed or page: its new entries are added and answerable "
+                   "(repeatable) [env CITEBOT_FEEDS].")
+@click.option("--follow-every", metavar="INTERVAL",
+              help="How often followed URLs are read: 30s, 15m, 2h [env CITEBOT_FOLLOW_EVERY; "
+                   "default 15m].")
+@click.option("--admin-chats", metavar="IDS",
+              help="User or chat ids (comma-separated) allowed to add and remove articles "
+                   "[env CITEBOT_ADMIN_CHATS].")
 @index_options
 def telegram_cmd(webhook_url, webhook_secret, listen, port, log_level, corpus, index_dir,
-                 model):
+                 model, follow_urls=(), follow_every=None, admin_chats=None):
     """Run the Telegram bot (token in TELEGRAM_BOT_TOKEN; see README, "Telegram")."""
+    from index import admin_chats as read_admin_chats
+    from index import feeds
+    from index import follow_every as read_follow_every
+
     from ..telegram import app as tg
     from ..telegram.logging import configure
     from ..telegram.webhook import run_webhook
 
-    settings = tg.TelegramSettings.from_env()  # no token: say so before loading anything
+    overrides = {}  # flags win over the environment (index/config.py)
+    if follow_urls:
+        overrides["follow_urls"] = feeds(follow_urls)
+    if follow_every:
+        overrides["follow_every_s"] = read_follow_every(follow_every)
+    if admin_chats:
+        overrides["admin_chats"] = read_admin_chats(admin_chats)
+    # no token: said before anything loads
+    settings = tg.TelegramSettings.from_env(**overrides)
     secret = None
     if webhook_url:
         tg.check_webhook_url(webhook_url, settings.token)  # before the URL is echoed anywhere
@@ -64,7 +87,10 @@ def telegram_cmd(webhook_url, webhook_secret, listen, port, log_level, corpus, i
         username = tg.check_token(settings)  # a wrong token fails before the model loads
     click.echo(f"citebot: starting @{username}", err=True)
     bot = open_bot(corpus, index_dir, model)
-    _ = bot.searcher  # the model and index load once, now (built first when missing)
+    # The model and index load once, now: an index that is there answers at once (a changed
+    # corpus is rebuilt in the background once the bot runs); a missing one is built first.
+    if not _load_existing(bot):
+        _ = bot.searcher
     with _telegram_errors():
         if webhook_url:
             try:
@@ -74,6 +100,16 @@ def telegram_cmd(webhook_url, webhook_secret, listen, port, log_level, corpus, i
                                    f"{exc.strerror or exc}") from None
         else:
             tg.run_polling(bot, settings)
+
+
+def _load_existing(bot) -> bool:
+    """Load the index as it is (never building); False when there is none."""
+    from index import IndexMissing
+
+    try:
+        return bot.load_newer()
+    except IndexMissing:
+        return False
 
 
 @contextlib.contextmanager

@@ -21,7 +21,7 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application, Defaults
 
-from index import UsageError
+from index import UsageError, admin_chats, chat_ids, feeds, follow_every
 
 from .limits import RetryingLimiter, parse_rate
 from .logging import protect, quiet_http_logs, scrub
@@ -60,6 +60,9 @@ class TelegramSettings:
     delivery_deadline_s: float = 600.0  # a reply is retried this long, then apologised for
     messages_per_s: float = 30.0     # Telegram's overall limit for a bot; 0: no pacing
     group_messages_per_min: float = 20.0  # Telegram's limit per group or channel; 0: none
+    follow_urls: tuple[str, ...] = ()  # feeds and pages read every follow_every_s (--follow)
+    follow_every_s: float = 900.0
+    follow_first_s: float = 5.0      # the first round, after start
 
     def __post_init__(self):
         if not self.token or not self.token.strip():
@@ -83,8 +86,12 @@ class TelegramSettings:
         values = dict(token=env.get("TELEGRAM_BOT_TOKEN", ""),
                       base_url=env.get("TELEGRAM_API_BASE_URL") or None,
                       base_file_url=env.get("TELEGRAM_API_BASE_FILE_URL") or None,
-                      allowed_chats=_ids(env, "CITEBOT_ALLOWED_CHATS"),
-                      admin_chats=_ids(env, "CITEBOT_ADMIN_CHATS") or frozenset())
+                      allowed_chats=chat_ids(env.get("CITEBOT_ALLOWED_CHATS"),
+                                             "CITEBOT_ALLOWED_CHATS"))
+        for key, read in (("admin_chats", admin_chats), ("follow_urls", feeds),
+                          ("follow_every_s", follow_every)):
+            if key not in overrides:  # a flag wins, even over a bad environment variable
+                values[key] = read(env=env)
         try:
             values["rate"] = parse_rate(env.get("CITEBOT_RATE_LIMIT"), cls.rate)
         except ValueError as exc:
@@ -98,16 +105,6 @@ class TelegramSettings:
                 raise UsageError("CITEBOT_MAX_QUESTION_CHARS must be at least 1")
         values.update(overrides)
         return cls(**values)
-
-
-def _ids(env, name: str) -> frozenset[int] | None:
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        return frozenset(int(x) for x in re.split(r"[,\s]+", raw) if x)
-    except ValueError:
-        raise UsageError(f"{name} must be comma-separated chat ids, like 12345,-100987") from None
 
 
 def derive_file_url(base_url: str) -> str:

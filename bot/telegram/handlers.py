@@ -33,6 +33,7 @@ from telegram.ext import (
 from index import BadQuestion, CitebotError, UnknownCitation, citation_id_text
 
 from . import render
+from .admin import AdminTools
 from .buttons import Buttons, more_button
 from .cite import CiteCommand, command_text
 from .limits import UserRateLimit
@@ -66,6 +67,7 @@ class Handlers:
         self.inline_budget = UserRateLimit(settings.rate[0] * 3, settings.rate[1] or 1.0)
         self.strangers = UserRateLimit(1, 3600.0)  # one "not allowed" reply an hour
         self.cite = CiteCommand(self)
+        self.admin = AdminTools(self)
         self.buttons = Buttons(self)
         self._chat_locks: dict[int, list] = {}
         self._left: set[int] = set()
@@ -79,6 +81,7 @@ class Handlers:
         app.add_handler(CommandHandler("source", self.cmd_source, filters=msg))
         app.add_handler(CommandHandler("new", self.cmd_new, filters=msg))
         app.add_handler(CommandHandler("reload", self.cmd_reload, filters=msg))
+        self.admin.register(app)  # URLs and files from admins, before questions and media
         app.add_handler(CommandHandler("cite", self.cite.handle, filters=msg))
         app.add_handler(MessageHandler(msg & filters.COMMAND, self.on_unknown_command))
         app.add_handler(MessageHandler(msg & filters.TEXT, self.on_text))
@@ -97,6 +100,7 @@ class Handlers:
         articles, passages = await self.service.run(self.service.stats)
         log.info("citebot is running as @%s: %d articles, %d passages", app.bot.username,
                  articles, passages)
+        self.admin.post_init(app)  # background checks and the follow job
         commands = [*COMMANDS, ("cite", "Where does a quote come from?")]
         try:
             await app.bot.set_my_commands([BotCommand(c, d) for c, d in commands])
@@ -330,6 +334,8 @@ class Handlers:
                                                        "Still answering from the loaded index."))
             return
         what = "Reloaded" if reloaded else "Already up to date"
+        if self.service.live.building:  # never built here: questions go on meanwhile
+            what = "Rebuilding the index in the background; answering meanwhile from"
         await update.message.reply_text(f"{what}: {articles} articles, {passages} passages.")
 
     # -- everything else ------------------------------------------------------------------------

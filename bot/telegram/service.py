@@ -1,9 +1,11 @@
 """What the Telegram handlers call to answer: the loaded Citebot, run off the event loop.
 
 Answering is CPU work (embedding, ranking): it runs in a thread pool so that one slow question
-does not stall other chats. Before answering, at most every few seconds, the index is checked
-for a newer build or a changed corpus (a cheap stat) and reloaded; a reload that fails keeps
-the loaded index answering. Further results for **More sources** are kept here for a while.
+does not stall other chats. Before answering, at most every few seconds, a background check
+looks for a newer build or a changed corpus (index/live/reloader.py): a new build is loaded beside the
+loaded one and switched in one step, a changed corpus is rebuilt in a child process; the
+question itself never waits for either. A reload that fails keeps the loaded index answering.
+Further results for **More sources** are kept here for a while.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from index import Answer, ArticleRef, Citation, CitebotError, Conversations
+from index import Answer, ArticleRef, Citation, Conversations, LiveIndex
 
 log = logging.getLogger("citebot.telegram")
 MORE_TTL_S = 3600.0       # a "More sources" button works this long
@@ -45,7 +47,8 @@ class AnswerService:
         self.clock = clock
         self.executor = ThreadPoolExecutor(max_workers=workers,
                                            thread_name_prefix="citebot-answer")
-        self._reload_lock = threading.Lock()
+        self.live = LiveIndex(citebot, on_event=lambda level, message: getattr(log, level)(
+            "%s", message))
         self._last_check = clock()
         self._more: OrderedDict[str, MoreSources] = OrderedDict()
         self._more_lock = threading.Lock()
@@ -56,39 +59,25 @@ class AnswerService:
         return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
 
     def close(self) -> None:
+        self.live.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
 
     # -- the index ------------------------------------------------------------------------------
     def reload(self, force: bool = False) -> bool:
-        """Reload when the index or corpus changed (checked at most every few seconds)."""
+        """Look for a changed index or corpus (at most every few seconds), in the background;
+        ``force`` (/reload) waits for the look (never for a build) and raises what it met.
+        True when another index was loaded."""
         now = self.clock()
         if not force and now - self._last_check < self.reload_every_s:
             return False
-        if not self._reload_lock.acquire(blocking=force):
-            return False  # another thread is checking right now
-        try:
-            self._last_check = now
-            reloaded = self.citebot.reload_if_changed()
-            if reloaded:
-                store = self.citebot.store
-                log.info("reloaded the index: %d articles, %d passages", len(store.articles),
-                         len(store.passages))
-            return reloaded
-        except Exception as exc:  # noqa: BLE001 - keep answering from the loaded index
-            if force:
-                raise
-            why = exc.user_message() if isinstance(exc, CitebotError) else type(exc).__name__
-            log.warning("the index could not be reloaded; answering from the loaded one: %s",
-                        why)
-            return False
-        finally:
-            self._reload_lock.release()
+        self._last_check = now
+        check = self.live.check()
+        return check.result() if force else False
 
     def searcher(self):
-        """The current Searcher (waits while a reload is switching it)."""
+        """The current Searcher: never waits for a reload or a build."""
         self.reload()
-        with self._reload_lock:
-            return self.citebot.searcher
+        return self.citebot.searcher
 
     def articles(self) -> list[ArticleRef]:
         """The articles the index holds, as citation fields."""

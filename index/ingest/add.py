@@ -258,7 +258,8 @@ class Catalog:
         return article_id
 
 
-def _write(corpus_dir: Path, draft: Draft, article_id: str) -> Path:
+def write_draft(corpus_dir: Path, draft: Draft, article_id: str) -> Path:
+    """Write one draft as an article file of the corpus (`add`, and follow.py's rounds)."""
     if draft.raw is not None and draft.explicit_id in (None, article_id):
         path = corpus_dir / f"{article_id}.md"  # a .md file copied as it is
         write_atomic(path, draft.raw)
@@ -333,7 +334,7 @@ def ingest(inputs: list[str], corpus_dir: Path, overrides: dict | None = None,
                 continue
             article_id = catalog.new_id(draft)
             try:
-                _write(corpus_dir, draft, article_id)
+                write_draft(corpus_dir, draft, article_id)
             except OSError as exc:
                 if exc.errno not in WRITE_ERRNOS:
                     raise
