@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from index.errors import BadQuestion, CitebotError
+from index.errors import CitebotError
 
 from . import render
 
@@ -70,28 +70,6 @@ def cli():
     """citebot: answers questions about news articles with verbatim, cited quotes."""
 
 
-def _read_stdin_lines():
-    """Lines of stdin as (line number, text or None when not valid UTF-8)."""
-    for n, raw in enumerate(sys.stdin.buffer, 1):
-        try:
-            yield n, raw.decode("utf-8").rstrip("\r\n")
-        except UnicodeDecodeError:
-            yield n, None
-
-
-def _print_answer(bot, question, k, as_json, threshold=None, fmt=None):
-    answer = bot.ask(question, k=k)
-    if as_json:
-        click.echo(render.answer_json(answer))
-    else:
-        allowed = None if answer.answered else bot.articles_in_scope()
-        covered = None if answer.answered else [
-            a.title for a in bot.store.articles if allowed is None or a.id in allowed][:5]
-        show = render.answer_markdown if fmt == "markdown" else render.answer_text
-        click.echo(show(answer, covered=covered))
-    return answer
-
-
 @cli.command()
 @click.argument("question", nargs=-1)
 @click.option("-k", "k", default=3, show_default=True, type=click.IntRange(1, 10),
@@ -103,40 +81,40 @@ def _print_answer(bot, question, k, as_json, threshold=None, fmt=None):
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]),
               help="Only articles published on or after this date (undated ones left out).")
 @click.option("--source", "source_name", help="Only articles from this source (any case).")
+@click.option("--as-of", "as_of", metavar="DATE",
+              help="Answer as of this date (YYYY-MM-DD or ISO 8601): later articles are not "
+                   "used. Default: today.")
+@click.option("--input", "input_fmt", type=click.Choice(["text", "jsonl"]), default="text",
+              show_default=True, help="Stdin: a question a line, or JSON Lines "
+                                      '({"question": ..., "as_of": ..., "k": ...}).')
 @index_options
 @handle_errors
 def ask(question, k, as_json, threshold, since, source_name, corpus, index_dir, model,
-        fmt=None):
+        fmt=None, as_of=None, input_fmt="text"):
     """Answer a question with quotes from the articles (stdin: one question per line)."""
+    from .ask_stdin import answer_stdin, print_answer
+    from .dates import BadDate, parse_date, today
+
     as_json = as_json or fmt == "json"
+    try:
+        day = parse_date(as_of) if as_of is not None else today()
+    except BadDate as exc:
+        fail(str(exc))
+    if input_fmt == "jsonl" and (question or sys.stdin.isatty()):
+        fail("--input jsonl reads JSON Lines from stdin, not arguments or a terminal "
+             "(pipe a file in: citebot ask --input jsonl < questions.jsonl)")
     bot = open_bot(corpus, index_dir, model, threshold)
     if since or source_name:
         bot.scope = {"since": since and since.date().isoformat(), "source": source_name}
         bot.articles_in_scope()  # no matching article: say so now, before any question
     if question:
-        _print_answer(bot, " ".join(question), k, as_json, fmt=fmt)
+        print_answer(bot, " ".join(question), k, as_json, fmt=fmt, as_of=day)
         return
     if not sys.stdin.isatty():
-        bad = 0
-        for n, line in _read_stdin_lines():
-            if line is not None and not line.strip():
-                continue
-            try:
-                if line is None:
-                    raise BadQuestion(f"line {n} is not valid UTF-8 text")
-                _print_answer(bot, line, k, as_json, fmt=fmt)
-            except BadQuestion as exc:
-                bad += 1
-                if as_json:
-                    click.echo(json.dumps({"question": line, "error": str(exc)},
-                                          ensure_ascii=False))
-                else:
-                    click.echo(f"citebot: error: line {n}: {exc}", err=True)
-            sys.stdout.flush()
-        sys.exit(2 if bad else 0)
+        sys.exit(answer_stdin(bot, k, as_json, fmt=fmt, as_of=day, input_fmt=input_fmt))
     from .prompt import interactive
 
-    interactive(bot, k=k, as_json=as_json)
+    interactive(bot, k=k, as_json=as_json, as_of=day)
 
 
 @cli.command()

@@ -9,7 +9,8 @@ import click
 from index.errors import BadQuestion, UsageError
 
 from . import render
-from .cli import _read_stdin_lines, handle_errors, index_options, open_bot
+from .cli import handle_errors, index_options, open_bot
+from .stdin_lines import NOT_UTF8, line_error, read_lines
 
 
 def _render(result, fmt: str) -> str:
@@ -41,21 +42,22 @@ def cite_cmd(text, limit, as_json, fmt, corpus, index_dir, model):
     if sys.stdin.isatty():
         raise UsageError("no text to look up", fix='citebot cite "the words you have"')
     bad = 0
-    for n, line in _read_stdin_lines():
+    for n, line in read_lines():
         if line is not None and not line.strip():
             continue
         try:
             if line is None:
-                raise BadQuestion(f"line {n} is not valid UTF-8 text")
+                raise BadQuestion(NOT_UTF8)
             click.echo(_render(lookup_with_bot(bot, line, limit=limit), fmt))
         except BadQuestion as exc:
             bad += 1
             if fmt == "json":
                 import json
 
-                click.echo(json.dumps({"query": line, "error": str(exc)}, ensure_ascii=False))
+                click.echo(json.dumps({"query": line, "line": n,
+                                       "error": line_error(n, str(exc))}, ensure_ascii=False))
             else:
-                click.echo(f"citebot: error: line {n}: {exc}", err=True)
+                click.echo(f"citebot: error: {line_error(n, str(exc))}", err=True)
         if fmt != "json":
             click.echo("")  # a blank line between lookups
         sys.stdout.flush()

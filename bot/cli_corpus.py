@@ -75,16 +75,24 @@ def add_cmd(paths, title, source_name, published, url, language, no_index, as_js
 @click.argument("article_ids", nargs=-1, required=True)
 @click.option("--no-index", is_flag=True, help="Leave the index as it is (the next question "
                                                 "updates it).")
+@click.option("-y", "--yes", "assume_yes", is_flag=True,
+              help="Do not ask (on a terminal, remove asks before deleting).")
 @index_options
 @handle_errors
-def remove_cmd(article_ids, no_index, corpus, index_dir, model):
+def remove_cmd(article_ids, no_index, corpus, index_dir, model, assume_yes=False):
     """Remove articles from the corpus by id (`citebot list` shows the ids)."""
     from index.articles import article_files
     from index.errors import IndexError_
-    from index.corpus_admin import remove_articles
+    from index.corpus_admin import find_articles, remove_articles
     from index.store import read_manifest
 
+    from .confirm import confirm_removal
+
     bot = open_bot(corpus, index_dir, model)
+    if not confirm_removal(find_articles(bot.config.corpus, list(article_ids)),
+                           bot.config.corpus, assume_yes):
+        _say("nothing removed")
+        return
     for article_id, path in remove_articles(bot.config.corpus, list(article_ids)):
         click.echo(f"removed {article_id} ({path})")
     if no_index:

@@ -18,8 +18,11 @@ _KEY = "prompt"
 
 
 def interactive(bot, k: int = 3, as_json: bool = False,
-                conversations: Conversations | None = None) -> None:
+                conversations: Conversations | None = None, as_of=None) -> None:
     """Ask questions until EOF or `quit`; `/new` forgets the previous question."""
+    from .prompt_history import start_history
+
+    save_history = start_history() or (lambda: None)  # arrow keys, Ctrl-R, saved questions
     click.echo("citebot: loading the index…", err=True)
     _ = bot.searcher
     talk = conversations or Conversations()
@@ -32,6 +35,8 @@ def interactive(bot, k: int = 3, as_json: bool = False,
             click.echo("", err=True)
             return
         command = line.strip()
+        if command:
+            save_history()  # after each question: a killed prompt keeps what was asked
         if not command or command in ("quit", "exit"):
             return
         if command == "/new":
@@ -39,7 +44,7 @@ def interactive(bot, k: int = 3, as_json: bool = False,
             click.echo("citebot: new topic: the next question is read on its own.", err=True)
             continue
         try:
-            answer = talk.ask(bot, _KEY, line, k=k)
+            answer = talk.ask(bot, _KEY, line, k=k, as_of=as_of)
         except BadQuestion as exc:
             click.echo(f"citebot: {exc}", err=True)
             continue
@@ -47,4 +52,5 @@ def interactive(bot, k: int = 3, as_json: bool = False,
             click.echo(render.answer_json(answer))
         else:
             covered = None if answer.answered else [a.title for a in bot.store.articles][:5]
-            click.echo(render.answer_text(answer, covered=covered))
+            click.echo(render.answer_text(answer, width=render.terminal_width(),
+                                          covered=covered))

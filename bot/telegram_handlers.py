@@ -25,6 +25,7 @@ from telegram.ext import (Application, ApplicationHandlerStop, CallbackQueryHand
 from index.errors import BadQuestion, CitebotError, UnknownCitation
 
 from . import telegram_render as render
+from .dates import utc_day
 from .telegram_buttons import Buttons, more_button
 from .telegram_cite import CiteCommand
 from .telegram_limits import UserRateLimit
@@ -183,9 +184,9 @@ class Handlers:
         key = (chat.id, user.id if user else chat.id)
         async with self.chat_lock(chat.id):
             try:
-                answer, covered = await self.service.run(
+                answer, covered = await self.service.run(  # as of the message's date
                     self.service.answer, key, question, k=self.settings.k,
-                    more=self.settings.more)
+                    more=self.settings.more, as_of=utc_day(message.date))
             except BadQuestion as exc:
                 await message.reply_text(render.esc(f"Sorry: {exc}."))
                 return

@@ -59,6 +59,9 @@ class Citebot:
 
     def __init__(self, config: Config, progress: ProgressFn | None = None,
                  params: SearchParams | None = None):
+        from .embeddings import require_local_model
+
+        require_local_model(config.model)  # "no such model" before anything else is done
         self.config = config
         self.progress = progress or (lambda _m: None)
         self.params = params or SearchParams()
@@ -219,11 +222,12 @@ class Citebot:
                              else "`citebot list` shows each article's source and date")
         return ids
 
-    def ask(self, question: str, k: int = 3, **kw) -> Answer:
-        """Answer one question with up to ``k`` citations (within ``scope`` when it is set)."""
+    def ask(self, question: str, k: int = 3, as_of=None, **kw) -> Answer:
+        """Answer one question with up to ``k`` citations (within ``scope`` when it is set),
+        as of the date ``as_of`` when given (articles published later are not used)."""
         if kw.get("articles") is None:
             kw["articles"] = self.articles_in_scope()
-        return self.searcher.ask(question, k=k, **kw)
+        return self.searcher.ask(question, k=k, as_of=as_of, **kw)
 
     def source(self, citation_id: str, around: int = 1) -> SourceView:
         """A passage by citation id (``art:p3``) or character range (``art:120-240``), in context."""
