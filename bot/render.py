@@ -20,8 +20,11 @@ def terminal_width(fallback: int = 88) -> int:
 
 def wrap(text: str, width: int, first: str, rest: str) -> str:
     """Wrapped at spaces only: ids, URLs and hyphenated words are never cut across lines."""
+    # "as of 2024-05-07" stays on one line: glued by no-break spaces while wrapping.
+    text = text.replace("as of ", "as\u00a0of\u00a0")
     return textwrap.fill(text, width=width, initial_indent=first, subsequent_indent=rest,
-                         break_long_words=False, break_on_hyphens=False)
+                         break_long_words=False,
+                         break_on_hyphens=False).replace("as\u00a0of\u00a0", "as of ")
 
 
 def citation_line(article: ArticleRef, paragraph: int | None = None,

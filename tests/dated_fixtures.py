@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 OLD_ID, NEW_ID = "velmora-ferry-fare-2023", "velmora-ferry-fare-2024"
 OLD_DATE, NEW_DATE = "2023-03-10", "2024-08-02"
 NEW_URL = "https://news.example.org/harbour/2024/08/02/velmora-ostrin-ferry-fare-rises-again"
@@ -51,3 +53,17 @@ def write_dated_corpus(folder: Path) -> Path:
     for article_id, text in ARTICLES.items():
         (folder / f"{article_id}.md").write_text(text, encoding="utf-8")
     return folder
+
+
+@pytest.fixture(scope="session")
+def ferry(tmp_path_factory, embedder):
+    """A Citebot over the two dated articles (real index, the session's model)."""
+    from index.config import resolve
+    from index.engine import Citebot
+
+    root = tmp_path_factory.mktemp("ferry")
+    corpus = write_dated_corpus(root / "corpus")
+    bot = Citebot(resolve(corpus=corpus, index=root / "index"))
+    bot._index_embedder = embedder
+    bot.build()
+    return bot
