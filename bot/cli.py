@@ -134,7 +134,7 @@ def source(citation_id, as_json, around, corpus, index_dir, model, fmt=None):
     elif fmt == "markdown":
         click.echo(render.source_markdown(view), nl=False)
     else:
-        click.echo(render.source_text(view), nl=False)
+        click.echo(render.source_text(view, width=render.terminal_width()), nl=False)
 
 
 @cli.group(name="index")

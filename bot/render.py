@@ -47,7 +47,8 @@ def _quote_block(c: Citation, n: int, width: int, as_of: bool = False) -> str:
     lines = [wrap(f"“{c.quote}”", width, f"{n}. ", "   "),
              wrap(citation_line(c.article, c.paragraph, c.id, as_of), width, "   — ", "     ")]
     if c.also_in:
-        lines.append("     also in: " + "; ".join(a.title for a in c.also_in))
+        lines.append(wrap("; ".join(a.title for a in c.also_in), width, "     also in: ",
+                          "       "))
     return "\n".join(lines)
 
 
@@ -71,9 +72,9 @@ def answer_json(answer: Answer) -> str:
     return json.dumps(answer.to_dict(), ensure_ascii=False)
 
 
-def source_text(view) -> str:
+def source_text(view, width: int = 88) -> str:
     """A passage with the paragraphs around it, the cited one marked."""
-    out = [citation_line(view.article, view.paragraph, view.id), ""]
+    out = [wrap(citation_line(view.article, view.paragraph, view.id), width, "", "  "), ""]
     for cid, text in view.before:
         out += [f"  [{cid}] {text}", ""]
     out += [f"> {view.text}", ""]
@@ -182,8 +183,8 @@ def cite_text(result, width: int = 88) -> str:
         # No breaks at hyphens: a copied quote must not gain a space in "Nations-backed".
         out.append(textwrap.fill(f"“{m.quote}”", width=width, initial_indent=f"{n}. ",
                                  subsequent_indent="   ", break_on_hyphens=False) + score)
-        out.append("   — " + citation_line(m.article, m.paragraph, m.id)
-                   + f" ({m.article.id}:{m.start}-{m.end})")
+        out.append(wrap(citation_line(m.article, m.paragraph, m.id)
+                        + f" ({m.article.id}:{m.start}-{m.end})", width, "   — ", "     "))
         if not m.exact:
             out.append(textwrap.fill(diff_inline(m.diff), width=width,
                                      initial_indent="   differences: ",

@@ -161,3 +161,27 @@ def test_jsonl_input_needs_stdin_and_takes_the_cli_defaults(ferry_env):
     assert r.returncode == 0, r.stderr
     row = json.loads(r.stdout)
     assert row["as_of"] == BEFORE_NEW and ids(row["citations"]) == [OLD_ID]
+
+
+# -- the shared date wording ------------------------------------------------------------------------
+def test_cli_and_telegram_word_dates_alike():
+    from bot import render, telegram_render
+    from index.answer import ArticleRef
+
+    a = ArticleRef(id="x", title="T", source="S", published="2024-08-02")
+    assert render.citation_line(a, 2, "x:p2", as_of=True) == \
+        "T — S, as of 2024-08-02, paragraph 2 [x:p2]"
+    assert render.citation_line(a, 2, "x:p2") == "T — S, 2024-08-02, paragraph 2 [x:p2]"
+    assert "S, as of 2024-08-02, paragraph 2" in telegram_render.citation_html(a, 2, "x:p2",
+                                                                                as_of=True)
+    assert render.citation_markdown(a, 2, as_of=True) == "— T, S, as of 2024-08-02, ¶2"
+    undated = ArticleRef(id="y", title="U")
+    assert render.citation_line(undated, 1, "y:p1", as_of=True) == "U — paragraph 1 [y:p1]"
+    # Wrapped between words only: the id, the URL and "as of <date>" each stay on one line.
+    long = ArticleRef(id="a-very-long-article-id-with-many-parts", title="Title " * 8,
+                      source="S", published="2024-08-02", url=NEW_URL)
+    text = render.wrap(render.citation_line(long, 3, f"{long.id}:p3", as_of=True), 30,
+                       "   — ", "     ")
+    assert any(f"[{long.id}:p3]" in ln for ln in text.splitlines())
+    assert any(NEW_URL in ln for ln in text.splitlines())
+    assert any("as of 2024-08-02," in ln for ln in text.splitlines())
