@@ -185,3 +185,19 @@ def test_cli_and_telegram_word_dates_alike():
     assert any(f"[{long.id}:p3]" in ln for ln in text.splitlines())
     assert any(NEW_URL in ln for ln in text.splitlines())
     assert any("as of 2024-08-02," in ln for ln in text.splitlines())
+
+
+def test_date_reading_is_strict(ferry):
+    from bot.dates import BadDate, parse_date, utc_day
+    from index.errors import UsageError
+
+    assert parse_date("2022-06-16") == dt.date(2022, 6, 16)
+    assert parse_date("2022-06-16T23:30:00-05:00") == dt.date(2022, 6, 16)  # its own day
+    assert parse_date("2022-06-16T10:00:00Z") == dt.date(2022, 6, 16)
+    for bad in ("16/06/2022", "June 16, 2022", "2022-06", "today", 20220616, None, ""):
+        with pytest.raises(BadDate):
+            parse_date(bad)
+    late = dt.datetime(2024, 8, 1, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+    assert utc_day(late) == dt.date(2024, 8, 2)  # Telegram dates are read in UTC
+    with pytest.raises(UsageError, match="not a date"):  # the core refuses one too
+        ferry.ask(FARE_QUESTION, as_of="someday")
