@@ -187,8 +187,13 @@ class Searcher:
         dense_idx, dense_sc = self.store.dense_search(q.vec, depth)
         allowed = None
         if articles is not None:
-            allowed = np.array([self.store.passages[i].article_id in articles
-                                for i in range(n)], dtype=bool)
+            allowed = np.zeros(n, dtype=bool)  # by each article's rows: no Passage objects
+            for article_id in articles:
+                try:
+                    rows = self.store.article_rows(article_id)
+                except KeyError:
+                    continue  # an id this index does not hold keeps nothing
+                allowed[rows.start:rows.stop] = True
             keep = allowed[dense_idx]
             dense_idx, dense_sc = dense_idx[keep][: p.candidates], dense_sc[keep][: p.candidates]
         dense = dict(zip(dense_idx.tolist(), dense_sc.tolist()))
