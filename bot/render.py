@@ -5,9 +5,12 @@ from __future__ import annotations
 import functools
 import json
 import re
+import shutil
 import textwrap
 
 from index import Answer, ArticleRef, Citation
+
+from .dates import date_label, dates_differ
 
 NOT_FOUND = "Not found in the articles."
 
@@ -43,11 +46,26 @@ def terminal_safe(fn):
     return wrapper
 
 
+def terminal_width(fallback: int = 88) -> int:
+    """The terminal's width (COLUMNS when set), never under 40; ``fallback`` when not a tty."""
+    return max(40, shutil.get_terminal_size((fallback, 24)).columns)
+
+
+def wrap(text: str, width: int, first: str, rest: str) -> str:
+    """Wrapped at spaces only: ids, URLs and hyphenated words are never cut across lines."""
+    # "as of 2024-05-07" stays on one line: glued by no-break spaces while wrapping.
+    text = text.replace("as of ", "as\u00a0of\u00a0")
+    return textwrap.fill(text, width=width, initial_indent=first, subsequent_indent=rest,
+                         break_long_words=False,
+                         break_on_hyphens=False).replace("as\u00a0of\u00a0", "as of ")
+
+
 def citation_line(article: ArticleRef, paragraph: int | None = None,
-                  citation_id: str | None = None) -> str:
-    """'Title — Source, date, paragraph N [id] url': every known field, none invented."""
+                  citation_id: str | None = None, as_of: bool = False) -> str:
+    """'Title — Source, date, paragraph N [id] url': every known field, none invented
+    (the date reads "as of <date>" when ``as_of``: an answer mixing dates)."""
     parts = [article.title]
-    tail = [x for x in (article.source, article.published) if x]
+    tail = [x for x in (article.source, date_label(article.published, as_of)) if x]
     if paragraph:
         tail.append(f"paragraph {paragraph}")
     line = f"{parts[0]} — {', '.join(tail)}" if tail else parts[0]
@@ -58,12 +76,12 @@ def citation_line(article: ArticleRef, paragraph: int | None = None,
     return line
 
 
-def _quote_block(c: Citation, n: int, width: int) -> str:
-    wrapped = textwrap.fill(f"“{c.quote}”", width=width, initial_indent=f"{n}. ",
-                            subsequent_indent="   ")
-    lines = [wrapped, "   — " + citation_line(c.article, c.paragraph, c.id)]
+def _quote_block(c: Citation, n: int, width: int, as_of: bool = False) -> str:
+    lines = [wrap(f"“{c.quote}”", width, f"{n}. ", "   "),
+             wrap(citation_line(c.article, c.paragraph, c.id, as_of), width, "   — ", "     ")]
     if c.also_in:
-        lines.append("     also in: " + "; ".join(a.title for a in c.also_in))
+        lines.append(wrap("; ".join(a.title for a in c.also_in), width, "     also in: ",
+                          "       "))
     return "\n".join(lines)
 
 
@@ -78,7 +96,8 @@ def answer_text(answer: Answer, width: int = 88, covered: list[str] | None = Non
         if covered:
             msg += " The articles cover: " + "; ".join(covered) + "."
         return "\n".join(head + [msg])
-    return "\n".join(head + [_quote_block(c, i, width)
+    mixed = dates_differ(answer.citations)
+    return "\n".join(head + [_quote_block(c, i, width, mixed)
                              for i, c in enumerate(answer.citations, 1)])
 
 
@@ -88,9 +107,9 @@ def answer_json(answer: Answer) -> str:
 
 
 @terminal_safe
-def source_text(view) -> str:
+def source_text(view, width: int = 88) -> str:
     """A passage with the paragraphs around it, the cited one marked."""
-    out = [citation_line(view.article, view.paragraph, view.id), ""]
+    out = [wrap(citation_line(view.article, view.paragraph, view.id), width, "", "  "), ""]
     for cid, text in view.before:
         out += [f"  [{cid}] {text}", ""]
     out += [f"> {view.text}", ""]
@@ -110,21 +129,24 @@ def md_escape(text: str) -> str:
     return text.translate(_MD_SPECIAL)
 
 
-def citation_markdown(article: ArticleRef, paragraph: int | None = None) -> str:
+def citation_markdown(article: ArticleRef, paragraph: int | None = None,
+                      as_of: bool = False) -> str:
     """'— [Title](url), Source, date, ¶3': every known field, none invented."""
     title = md_escape(article.title)
     if article.url:
         title = f"[{title}]({article.url.replace(')', '%29').replace(' ', '%20')})"
-    parts = [title] + [md_escape(x) for x in (article.source, article.published) if x]
+    parts = [title] + [md_escape(x) for x in (article.source,
+                                               date_label(article.published, as_of)) if x]
     if paragraph:
         parts.append(f"¶{paragraph}")
     return "— " + ", ".join(parts)
 
 
-def quote_markdown(quote: str, article: ArticleRef, paragraph: int | None = None) -> str:
+def quote_markdown(quote: str, article: ArticleRef, paragraph: int | None = None,
+                   as_of: bool = False) -> str:
     """A block quote followed by its attribution, ready to paste into Markdown."""
     lines = [f"> {md_escape(ln)}".rstrip() for ln in quote.splitlines() or [""]]
-    return "\n".join(lines) + "\n\n" + citation_markdown(article, paragraph)
+    return "\n".join(lines) + "\n\n" + citation_markdown(article, paragraph, as_of)
 
 
 @terminal_safe
@@ -132,7 +154,8 @@ def answer_markdown(answer: Answer, covered: list[str] | None = None) -> str:
     """The answer as Markdown: each quote a block quote with its attribution."""
     if not answer.answered:
         return answer_text(answer, covered=covered)
-    return "\n\n".join(quote_markdown(c.quote, c.article, c.paragraph)
+    mixed = dates_differ(answer.citations)
+    return "\n\n".join(quote_markdown(c.quote, c.article, c.paragraph, mixed)
                        for c in answer.citations)
 
 
@@ -198,8 +221,8 @@ def cite_text(result, width: int = 88) -> str:
         # No breaks at hyphens: a copied quote must not gain a space in "Nations-backed".
         out.append(textwrap.fill(f"“{m.quote}”", width=width, initial_indent=f"{n}. ",
                                  subsequent_indent="   ", break_on_hyphens=False) + score)
-        out.append("   — " + citation_line(m.article, m.paragraph, m.id)
-                   + f" ({m.article.id}:{m.start}-{m.end})")
+        out.append(wrap(citation_line(m.article, m.paragraph, m.id)
+                        + f" ({m.article.id}:{m.start}-{m.end})", width, "   — ", "     "))
         if not m.exact:
             out.append(textwrap.fill(diff_inline(m.diff), width=width,
                                      initial_indent="   differences: ",

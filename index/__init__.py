@@ -30,6 +30,7 @@ _EXPORTS = {
     "describe_error": "live.reloader",
     "slugify": "corpus.articles",
     "list_articles": "ingest.admin", "remove_articles": "ingest.admin",
+    "find_articles": "ingest.admin",
     "article_files": "corpus.articles",
     "IndexStore": "store.store", "read_manifest": "store.store",
     "verify_spans_and_caches": "store.cache",
@@ -45,7 +46,8 @@ __all__ = [
     "IndexError_", "IndexMismatch", "IndexMissing", "IndexStore", "IngestError", "LiveIndex",
     "SourceView", "StaleIndex", "UnknownCitation", "UsageError",
     "add_articles", "admin_chats", "article_files", "chat_ids", "describe_error", "display_url",
-    "evaluate_index", "evaluate_squad", "feeds", "follow_every", "follow_once", "list_articles",
+    "evaluate_index", "evaluate_squad", "feeds", "find_articles", "follow_every", "follow_once",
+    "list_articles",
     "lookup_with_bot", "parse_interval", "read_manifest", "remove_articles", "resolve", "slugify",
     "verify_spans_and_caches",
 ]
@@ -86,7 +88,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and the import graph
     )
     from .ingest.add import KINDS as INGEST_KINDS
     from .ingest.add import ingest as add_articles
-    from .ingest.admin import list_articles, remove_articles
+    from .ingest.admin import find_articles, list_articles, remove_articles
     from .ingest.follow import display_url, follow_once
     from .live.builder import BackgroundBuilder
     from .live.reloader import LiveIndex, describe_error

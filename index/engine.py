@@ -86,6 +86,10 @@ class Citebot:
         """``embedder``: the model to build with (default: loaded from ``config.model`` when
         first needed); ``question_embedder``: embeds every question instead of the index's
         own encoder (benchmarks compare engines with it)."""
+        if embedder is None:  # "no such model" before anything else is done (no torch loaded)
+            from .embed.base import require_local_model
+
+            require_local_model(config.model)
         self.config = config
         self.progress = progress or (lambda _m: None)
         self.params = params or SearchParams()
@@ -309,11 +313,12 @@ class Citebot:
         return [ArticleRef(**a.meta()) for a in self.store.articles
                 if allowed is None or a.id in allowed]
 
-    def ask(self, question: str, k: int = 3, **kw) -> Answer:
-        """Answer one question with up to ``k`` citations (within ``scope`` when it is set)."""
+    def ask(self, question: str, k: int = 3, as_of=None, **kw) -> Answer:
+        """Answer one question with up to ``k`` citations (within ``scope`` when it is set),
+        as of the date ``as_of`` when given (articles published later are not used)."""
         if kw.get("articles") is None:
             kw["articles"] = self.articles_in_scope()
-        return self.searcher.ask(question, k=k, **kw)
+        return self.searcher.ask(question, k=k, as_of=as_of, **kw)
 
     def source(self, citation_id: str, around: int = 1) -> SourceView:
         """A passage by citation id (``art:p3``) or character range (``art:120-240``), in context."""

@@ -145,10 +145,10 @@ def test_add_list_remove_without_index(tmp_path):
     assert any(ln.startswith(LIGHTHOUSE) and "2024-03-14" in ln and "The Harbour Gazette" in ln
                for ln in lines)
     assert lines[-1] == "4 articles, 9 passages"
-    r = run_cli("remove", "ferry-strike-ends", env=env)
+    r = run_cli("remove", "ferry-strike-ends", input=b"", env=env)  # not a terminal: no question
     assert r.returncode == 0 and "removed ferry-strike-ends" in r.stdout.decode()
     assert not (corpus / "ferry-strike-ends.md").exists()
-    r = run_cli("remove", "ferry-strike-ends", env=env)
+    r = run_cli("remove", "ferry-strike-ends", input=b"", env=env)
     assert r.returncode == 2 and "no article with the id 'ferry-strike-ends'" in r.stderr.decode()
     assert len(r.stderr.decode().strip().splitlines()) == 1
     # Bad input: nothing changed, one line per problem, exit code 2, no traceback.

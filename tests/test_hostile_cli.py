@@ -26,10 +26,10 @@ def test_odd_questions_on_stdin(cli_env, seed_dir):
     rows = [json.loads(x) for x in r.stdout.decode().splitlines()]
     assert len(rows) == len(ODD_LINES)  # blank line skipped, invalid UTF-8 reported
     errors = [row for row in rows if "error" in row]
-    assert {e["error"] for e in errors} == {
-        "the question has no words to search for",
-        "the question is too long (100000 characters; the limit is 1000)",
-        "line 11 is not valid UTF-8 text",
+    assert {e["error"] for e in errors} == {  # each prefixed once with its line
+        "line 6: the question has no words to search for",
+        "line 10: the question is too long (100000 characters; the limit is 1000)",
+        "line 11: not valid UTF-8 text",
     }
     for row in rows:
         if "error" not in row:

@@ -7,18 +7,7 @@ import sys
 import click
 
 from .. import render
-from .common import each_stdin_line, index_options, open_bot
-
-
-def _print_answer(bot, question, k, as_json, fmt=None):
-    answer = bot.ask(question, k=k)
-    if as_json:
-        click.echo(render.answer_json(answer))
-    else:
-        covered = None if answer.answered else [a.title for a in bot.articles_covered()][:5]
-        show = render.answer_markdown if fmt == "markdown" else render.answer_text
-        click.echo(show(answer, covered=covered))
-    return answer
+from .common import fail, index_options, open_bot
 
 
 @click.command()
@@ -32,24 +21,39 @@ def _print_answer(bot, question, k, as_json, fmt=None):
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]),
               help="Only articles published on or after this date (undated ones left out).")
 @click.option("--source", "source_name", help="Only articles from this source (any case).")
+@click.option("--as-of", "as_of", metavar="DATE",
+              help="Answer as of this date (YYYY-MM-DD or ISO 8601): later articles are not "
+                   "used. Default: today.")
+@click.option("--input", "input_fmt", type=click.Choice(["text", "jsonl"]), default="text",
+              show_default=True, help="Stdin: a question a line, or JSON Lines "
+                                      '({"question": ..., "as_of": ..., "k": ...}).')
 @index_options
 def ask(question, k, as_json, threshold, since, source_name, corpus, index_dir, model,
-        fmt=None):
+        fmt=None, as_of=None, input_fmt="text"):
     """Answer a question with quotes from the articles (stdin: one question per line)."""
+    from ..dates import BadDate, parse_date, today
+    from .ask_stdin import answer_stdin, print_answer
+
     as_json = as_json or fmt == "json"
+    try:
+        day = parse_date(as_of) if as_of is not None else today()
+    except BadDate as exc:
+        fail(str(exc))
+    if input_fmt == "jsonl" and (question or sys.stdin.isatty()):
+        fail("--input jsonl reads JSON Lines from stdin, not arguments or a terminal "
+             "(pipe a file in: citebot ask --input jsonl < questions.jsonl)")
     bot = open_bot(corpus, index_dir, model, threshold)
     if since or source_name:
         bot.scope = {"since": since and since.date().isoformat(), "source": source_name}
         bot.articles_in_scope()  # no matching article: say so now, before any question
     if question:
-        _print_answer(bot, " ".join(question), k, as_json, fmt=fmt)
+        print_answer(bot, " ".join(question), k, as_json, fmt=fmt, as_of=day)
         return
     if not sys.stdin.isatty():
-        each_stdin_line(lambda line: _print_answer(bot, line, k, as_json, fmt=fmt), as_json,
-                        "question")
+        answer_stdin(bot, k, as_json, fmt=fmt, as_of=day, input_fmt=input_fmt)
     from .prompt import interactive
 
-    interactive(bot, k=k, as_json=as_json)
+    interactive(bot, k=k, as_json=as_json, as_of=day)
 
 
 @click.command()
@@ -68,6 +72,6 @@ def source(citation_id, as_json, around, corpus, index_dir, model, fmt=None):
     elif fmt == "markdown":
         click.echo(render.source_markdown(view), nl=False)
     else:
-        click.echo(render.source_text(view), nl=False)
+        click.echo(render.source_text(view, width=render.terminal_width()), nl=False)
 
 

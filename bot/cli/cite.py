@@ -17,7 +17,7 @@ def _render(result, fmt: str) -> str:
         return render.cite_json(result)
     if fmt == "markdown":
         return render.cite_markdown(result)
-    return render.cite_text(result)
+    return render.cite_text(result, width=render.terminal_width())
 
 
 @click.command(name="cite")

@@ -104,6 +104,9 @@ def open_bot(corpus=None, index_dir=None, model=None, threshold=None, quiet=Fals
     return Citebot(resolve(corpus, index_dir, model, threshold), progress=say)
 
 
+NOT_UTF8 = "not valid UTF-8 text"
+
+
 def read_stdin_lines():
     """Lines of stdin as (line number, text or None when not valid UTF-8)."""
     for n, raw in enumerate(sys.stdin.buffer, 1):
@@ -113,24 +116,56 @@ def read_stdin_lines():
             yield n, None
 
 
-def each_stdin_line(handle, as_json: bool, key: str, blank_between: bool = False) -> None:
+def line_error(n: int, message: str) -> str:
+    """'line N: message': the one place a line's number is put before its error (messages
+    raised for a line never say "line N" themselves, so none reads "line 2: line 2 ...")."""
+    return f"line {n}: {message}"
+
+
+def each_stdin_line(handle, as_json: bool, key: str, blank_between: bool = False,
+                    header=None) -> None:
     """``handle`` each non-blank line of stdin, then exit: 2 when a line was refused
-    (BadQuestion: one line on stderr, or a JSON object naming the line as ``key``)."""
+    (BadQuestion: one line on stderr, or a JSON object naming the line as ``key``).
+    ``header(n, line)``: text printed before each result in text form (and "(not answered:
+    ...)" in place of a refused one), so each answer can be matched to its line."""
     bad = 0
     for n, line in read_stdin_lines():
         if line is not None and not line.strip():
             continue
+        if header is not None and not as_json:
+            click.echo(render.clean(header(n, line)))
         try:
             if line is None:
-                raise BadQuestion(f"line {n} is not valid UTF-8 text")
+                raise BadQuestion(NOT_UTF8)
             handle(line)
         except BadQuestion as exc:
             bad += 1
             if as_json:
-                click.echo(render.json_line({key: line, "error": str(exc)}))
+                click.echo(render.json_line({key: line, "line": n,
+                                             "error": line_error(n, str(exc))}))
             else:
-                click.echo(render.clean(f"citebot: error: line {n}: {exc}"), err=True)
+                if header is not None:
+                    click.echo(render.clean(f"(not answered: {exc})"))
+                click.echo(render.clean(f"citebot: error: {line_error(n, str(exc))}"), err=True)
         if blank_between and not as_json:
             click.echo("")  # a blank line between results
         sys.stdout.flush()
     sys.exit(2 if bad else 0)
+
+
+def confirm_removal(chosen, corpus_dir, assume_yes: bool) -> bool:
+    """True to go on: --yes, stdin not a terminal (a script, a pipe, cron: nobody to ask, so
+    it proceeds as scripts expect), or the user answered y/yes (Enter, Ctrl-D, Ctrl-C: no)."""
+    if assume_yes or not sys.stdin.isatty():
+        return True
+    click.echo(render.clean(f"About to delete {len(chosen)} article file(s) from {corpus_dir}:"),
+               err=True)
+    for key, path, art in chosen:
+        title = art.title if art is not None else path.name
+        click.echo(render.clean(f"  {key} — {title} ({path.name})"), err=True)
+    try:
+        answer = input("Delete them? [y/N] ")
+    except (EOFError, KeyboardInterrupt):
+        click.echo("", err=True)
+        return False
+    return answer.strip().lower() in ("y", "yes")

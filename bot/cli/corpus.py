@@ -7,7 +7,7 @@ import sys
 import click
 
 from .. import render
-from .common import index_options, open_bot
+from .common import confirm_removal, index_options, open_bot
 
 
 def _say(message: str) -> None:
@@ -79,12 +79,18 @@ def add_cmd(paths, title, source_name, published, url, language, no_index, as_js
 @click.argument("article_ids", nargs=-1, required=True)
 @click.option("--no-index", is_flag=True, help="Leave the index as it is (the next question "
                                                 "updates it).")
+@click.option("-y", "--yes", "assume_yes", is_flag=True,
+              help="Do not ask (on a terminal, remove asks before deleting).")
 @index_options
-def remove_cmd(article_ids, no_index, corpus, index_dir, model):
+def remove_cmd(article_ids, no_index, corpus, index_dir, model, assume_yes=False):
     """Remove articles from the corpus by id (`citebot list` shows the ids)."""
-    from index import IndexError_, article_files, read_manifest, remove_articles
+    from index import IndexError_, article_files, find_articles, read_manifest, remove_articles
 
     bot = open_bot(corpus, index_dir, model)
+    if not confirm_removal(find_articles(bot.config.corpus, list(article_ids)),
+                           bot.config.corpus, assume_yes):
+        _say("nothing removed")
+        return
     for article_id, path in remove_articles(bot.config.corpus, list(article_ids)):
         _echo(f"removed {article_id} ({path})")
     if no_index:

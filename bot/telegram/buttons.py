@@ -19,6 +19,7 @@ from telegram.error import BadRequest
 
 from index import BadQuestion
 
+from ..dates import dates_differ, utc_day
 from . import render
 
 
@@ -78,19 +79,22 @@ class Buttons:
                 text=f"Too many questions: try again in {int(wait) + 1} s",
                 start_parameter="help"))
             return
-        try:
+        try:  # inline queries carry no date: answered as of now
             answer, _ = await self.h.service.run(self.h.service.answer, None, text,
-                                                 k=self.h.settings.k, more=7, follow_ups=False)
+                                                 k=self.h.settings.k, more=7, follow_ups=False,
+                                                 as_of=utc_day(None))
         except BadQuestion:
             answer = None
         results = []
-        for i, c in enumerate((answer.citations + answer.more) if answer else []):
-            body = render.inline_message(c)
+        shown = (answer.citations + answer.more) if answer else []
+        mixed = dates_differ(shown)
+        for i, c in enumerate(shown):
+            body = render.inline_message(c, mixed)
             if body is None:
                 continue
             results.append(InlineQueryResultArticle(
                 id=str(i), title=render.shorten(c.quote, 90),
-                description=render.shorten(f"{c.article.title} — paragraph {c.paragraph}", 120),
+                description=render.inline_description(c, mixed),
                 input_message_content=InputTextMessageContent(
                     body, parse_mode=ParseMode.HTML,
                     link_preview_options=LinkPreviewOptions(is_disabled=True))))

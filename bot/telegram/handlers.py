@@ -32,6 +32,7 @@ from telegram.ext import (
 
 from index import BadQuestion, CitebotError, UnknownCitation, citation_id_text
 
+from ..dates import utc_day
 from . import render
 from .admin import AdminTools
 from .buttons import Buttons, more_button
@@ -198,9 +199,9 @@ class Handlers:
         key = (chat.id, user.id if user else chat.id)
         async with self.chat_lock(chat.id):
             try:
-                answer, covered = await self.service.run(
+                answer, covered = await self.service.run(  # as of the message's date
                     self.service.answer, key, question, k=self.settings.k,
-                    more=self.settings.more)
+                    more=self.settings.more, as_of=utc_day(message.date))
             except BadQuestion as exc:
                 await message.reply_text(render.esc(f"Sorry: {exc}."))
                 return

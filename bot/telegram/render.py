@@ -18,6 +18,8 @@ from collections.abc import Iterable
 
 from index import Answer, ArticleRef, Citation
 
+from ..dates import date_label, dates_differ
+
 MAX_MESSAGE = 4096
 MAX_TITLE = 200            # longer titles are shortened in citation lines
 MAX_ID = 300               # (an id that long cannot be used with /source anyway)
@@ -66,10 +68,12 @@ def link(url: str | None, label: str = "link") -> str:
 
 
 def citation_html(article: ArticleRef, paragraph: int | None = None,
-                  citation_id: str | None = None, with_link: bool = True) -> str:
-    """'— Title, Source, date, paragraph N [id] link': every known field, none invented."""
+                  citation_id: str | None = None, with_link: bool = True,
+                  as_of: bool = False) -> str:
+    """'— Title, Source, date, paragraph N [id] link': every known field, none invented
+    (the date reads "as of <date>" when ``as_of``: an answer mixing dates)."""
     parts = [f"<b>{esc_short(article.title)}</b>"]
-    parts += [esc_short(x) for x in (article.source, article.published) if x]
+    parts += [esc_short(x) for x in (article.source, date_label(article.published, as_of)) if x]
     if paragraph:
         parts.append(f"paragraph {paragraph}")
     line = "— " + ", ".join(parts)
@@ -200,9 +204,9 @@ def also_in_html(articles: list[ArticleRef]) -> str:
             + "</i>")
 
 
-def citation_blocks(c: Citation) -> list[str]:
+def citation_blocks(c: Citation, as_of: bool = False) -> list[str]:
     """One quote with its citation (and where else the same words stand)."""
-    tail = citation_html(c.article, c.paragraph, c.id)
+    tail = citation_html(c.article, c.paragraph, c.id, as_of=as_of)
     if c.also_in:
         tail += "\n" + also_in_html(c.also_in)
     return bounded_quote_blocks(c.quote, c.start, c.article.id, tail)
@@ -241,8 +245,9 @@ def answer_messages(answer: Answer, covered: list[ArticleRef] | None = None) -> 
         msgs = not_found_messages(covered or [])
         return msgs
     blocks = [context_html(answer.context)] if answer.context else []
+    mixed = dates_differ(answer.citations)
     for c in answer.citations:
-        blocks += citation_blocks(c)
+        blocks += citation_blocks(c, mixed)
     # Each quote fits one message with its citation (two when the citation line alone nearly
     # fills one): never more than that, and no citation is dropped.
     return cap_messages(pack(blocks), 1 + 2 * len(answer.citations))
@@ -251,15 +256,23 @@ def answer_messages(answer: Answer, covered: list[ArticleRef] | None = None) -> 
 def more_messages(citations: list[Citation]) -> list[str]:
     """Further sources for an answer (the **More sources** button)."""
     blocks = ["<b>More sources:</b>"]
+    mixed = dates_differ(citations)
     for c in citations:
-        blocks += citation_blocks(c)
+        blocks += citation_blocks(c, mixed)
     return cap_messages(pack(blocks), 1 + 2 * len(citations))
 
 
-def inline_message(c: Citation) -> str | None:
+def inline_message(c: Citation, as_of: bool = False) -> str | None:
     """The message an inline result posts: the quote and its citation (None if too long)."""
-    blocks = citation_blocks(c)
+    blocks = citation_blocks(c, as_of)
     return blocks[0] if len(blocks) == 1 else None
+
+
+def inline_description(c: Citation, as_of: bool = False) -> str:
+    """The line under an inline result: its article, date (when known) and paragraph."""
+    parts = [c.article.title, date_label(c.article.published, as_of),
+             f"paragraph {c.paragraph}"]
+    return shorten(" — ".join(x for x in parts if x), 120)
 
 
 def source_messages(view) -> list[str]:

@@ -90,13 +90,15 @@ class AnswerService:
 
     # -- answering (called in the pool) ---------------------------------------------------------
     def answer(self, key, question: str, k: int = 3, more: int = 9,
-               follow_ups: bool = True) -> tuple[Answer, list[ArticleRef] | None]:
-        """An answer (read as a follow-up when it is one), and the articles when not found."""
+               follow_ups: bool = True, as_of=None) -> tuple[Answer, list[ArticleRef] | None]:
+        """An answer (read as a follow-up when it is one), and the articles when not found;
+        as of the date ``as_of`` (articles published later are not used)."""
         searcher = self.searcher()  # a due reload first
         if follow_ups:
-            answer = self.conversations.ask(searcher, key, question, k=k, more=more)
+            answer = self.conversations.ask(searcher, key, question, k=k, more=more,
+                                            as_of=as_of)
         else:
-            answer = searcher.ask(question, k=k, more=more)
+            answer = searcher.ask(question, k=k, more=more, as_of=as_of)
         covered = None
         if not answer.answered:
             covered = self.citebot.articles_covered()

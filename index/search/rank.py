@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..answer import Answer, ArticleRef, Citation
-from ..errors import BadQuestion
+from ..errors import BadQuestion, UsageError
 from ..store.store import IndexStore
 from ..text import norm_words, question_text, words
 from .lexical import (
@@ -297,17 +297,41 @@ class Searcher:
     # -- the answer --------------------------------------------------------------------------
     def ask(self, question: str, k: int = 3, more: int = 7, mode: str | None = None,
             retrieval_text: str | None = None, threshold: float | None = None,
-            articles: set[str] | None = None) -> Answer:
-        """Answer a question with up to ``k`` cited quotes, or not found."""
+            articles: set[str] | None = None, as_of=None) -> Answer:
+        """Answer a question with up to ``k`` cited quotes, or not found (as of ``as_of``:
+        articles published after that date are not used)."""
         q = clean_question(question)
         text = retrieval_text or q
         qvec = self.embedder.encode_query(text)
         return self.answer_from(q, text, qvec, tokenize(text), k=k, more=more, mode=mode,
-                                threshold=threshold, articles=articles)
+                                threshold=threshold, articles=articles, as_of=as_of)
+
+    def published_by(self, day: str) -> set[str]:
+        """Ids of the articles published on or before ``day`` (YYYY-MM-DD), undated ones too."""
+        from ..ingest.draft import normalize_date
+
+        if getattr(self, "_dates", None) is None:  # read once per loaded index
+            self._dates = {a.id: normalize_date(a.published) for a in self.store.articles}
+        return {i for i, d in self._dates.items() if d is None or d <= day}
 
     def answer_from(self, question, text, qvec, tokens, k=3, more=7, mode=None,
-                    threshold=None, articles=None) -> Answer:
+                    threshold=None, articles=None, as_of=None) -> Answer:
         """The answer for an embedded, tokenized question (eval reuses the vectors)."""
+        if as_of is not None:  # later articles are left out like --since/--source ones
+            from ..ingest.draft import normalize_date
+
+            day = normalize_date(as_of)
+            if day is None:
+                raise UsageError(f"not a date: {as_of!r}", fix="use YYYY-MM-DD")
+            allowed = self.published_by(day)
+            if len(allowed) == len(self._dates):
+                allowed = None  # every article counts: no filter (and no deeper search)
+            if articles is not None:
+                allowed = set(articles) if allowed is None else allowed & set(articles)
+            answer = self.answer_from(question, text, qvec, tokens, k=k, more=more, mode=mode,
+                                      threshold=threshold, articles=allowed)
+            answer.as_of = day
+            return answer
         mode = mode or self.params.mode
         threshold = self.params.threshold if threshold is None else threshold
         q = self.query(text, qvec, tokens)
