@@ -165,11 +165,19 @@ def index_group():
 
 
 @index_group.command()
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True,
+              help="Where texts are embedded: auto uses a CUDA GPU when one is present. "
+                   "Questions are always embedded on the CPU.")
 @index_options
 @handle_errors
-def build(corpus, index_dir, model):
+def build(device, corpus, index_dir, model):
     """Build (or rebuild) the index of the corpus."""
+    from index.embed_core import resolve_device
+
+    resolve_device(device)  # --device cuda without a GPU: one line, exit 2, nothing changed
     bot = open_bot(corpus, index_dir, model)
+    bot.device = device
     manifest = bot.build(show_bars=sys.stderr.isatty())
     click.echo(f"indexed {manifest['articles']} articles, {manifest['passages']} passages, "
                f"{manifest['sentences']} sentences into {bot.config.index}")

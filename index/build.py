@@ -9,11 +9,11 @@ from typing import Callable
 import numpy as np
 
 from .articles import corpus_fingerprint, corpus_stat_signature, load_corpus
-from .cache import EmbeddingCache, PassageCache
+from .cache import EmbeddingCache, PassageCache, model_key
+from .embed_core import encode_unique
 from .embeddings import Embedder
 from .lexical import tokenize
 from .onnx_embed import FILES as ONNX_FILES
-from .onnx_embed import ONNX_DIR
 from .passages import make_passages, passage_text
 from .store import BuildData, write_generation
 
@@ -47,15 +47,17 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder,
     sentences = [by_id[p.article_id].body[s:e] for p in passages for s, e in p.sentences]
     say(f"{len(articles)} articles, {len(passages)} passages, {len(sentences)} sentences")
     bars = show_bars and len(texts) + len(sentences) > 256
+    # One call for passages and sentences: a text that is both is embedded once, and the
+    # engine's length buckets mix the two kinds (embed_core.py).
+    both = texts + sentences
     if use_cache:
         cache = EmbeddingCache(index_dir, embedder)
-        pvecs = cache.embed(texts, show_progress=bars)
-        svecs = cache.embed(sentences, show_progress=bars)
-        cache.save()  # now: a build killed later keeps what it embedded
+        vecs = cache.embed(both, show_progress=bars)
+        cache.save()
         say(f"embedded {cache.misses} texts, {cache.hits} from the cache")
     else:
-        pvecs = embedder.encode(texts, show_progress=bars)
-        svecs = embedder.encode(sentences, show_progress=bars)
+        vecs = encode_unique(embedder, both, show_progress=bars)
+    pvecs, svecs = vecs[:len(texts)], vecs[len(texts):]
     onnx_dir = _onnx_export(embedder) if export_onnx else None
     tokens = [tokenize(t) for t in texts]
     bm25 = bm25s.BM25()
@@ -65,6 +67,8 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder,
         "model": embedder.name, "dim": int(embedder.dim),
         "model_fingerprint": getattr(embedder, "fingerprint", None),
         "question_encoder": "onnx" if onnx_dir else "sentence-transformers",
+        "model_variant": getattr(embedder, "variant", None),  # None: fp32; "int8w"
+        "embedding_key": model_key(embedder),  # whose vectors: the next build's cache
         "corpus_dir": str(Path(corpus_dir).resolve()) if corpus_dir else None,
         "corpus_fingerprint": corpus_fingerprint(articles),
         "corpus_signature": corpus_stat_signature(corpus_dir) if corpus_dir else None,
@@ -75,8 +79,7 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder,
         articles=articles, passages=passages, passage_vectors=np.asarray(pvecs),
         sentence_vectors=np.asarray(svecs), bm25=bm25, doc_freq={},
         manifest=manifest, index_type=index_type,
-        extra_files={f"{ONNX_DIR}/{name}": Path(onnx_dir) / name for name in ONNX_FILES}
-        if onnx_dir else {}))
+        model_dir=Path(onnx_dir) if onnx_dir else None, model_files=ONNX_FILES))
     say(f"index written to {index_dir} in {time.perf_counter() - t0:.1f} s")
     return manifest
 

@@ -76,9 +76,10 @@ class Citebot:
         """The embedder used to build (loaded once): onnxruntime over the model's cached ONNX
         export when there is one (torch is not imported), else sentence-transformers."""
         if self._index_embedder is None:
-            from .onnx_embed import indexing_embedder
+            from .embed_core import engine_for
 
-            self._index_embedder = indexing_embedder(self.config.model)
+            # device: "auto" (a CUDA GPU when present), "cpu" or "cuda" (embed_core.py)
+            self._index_embedder = engine_for(self.config.model, getattr(self, "device", "auto"))
         return self._index_embedder
 
     def question_embedder(self, manifest: dict):

@@ -4,7 +4,9 @@ Layout of an index folder::
 
     manifest.json   names the current generation; size, sha256 and stat stamp of each file
     gen-<id>/       one complete build: faiss.index, sentences.npy, bm25/, the passage table
-                    (table.py) and onnx/ (the question encoder, onnx_embed.py)
+                    (table.py) and model.ref, naming its question encoder in models/
+    models/<key>/   the question encoder's files (onnx_embed.py), once for all generations
+                    (model_store.py)
     cache/          embeddings of earlier builds (cache.py)
 
 A build writes a new generation, then replaces ``manifest.json`` with ``os.replace``: a reader
@@ -36,6 +38,7 @@ import numpy as np
 
 from .articles import Article
 from .errors import IndexCorrupt, IndexMismatch, IndexMissing
+from .model_store import install_model, prune_models, write_ref
 from .passages import Passage
 
 FORMAT_VERSION = 2  # 2: compact passage table (table.py), stat stamps, ONNX question encoder
@@ -118,6 +121,8 @@ class BuildData:
     manifest: dict
     extra_files: dict[str, Path] = field(default_factory=dict)  # name in gen -> file to copy
     index_type: str | None = None  # None: chosen by size (choose_index_type)
+    model_dir: Path | None = None  # the question encoder's folder: stored once (model_store.py)
+    model_files: tuple[str, ...] = ()  # its files, the first the big one
 
 
 def choose_index_type(n_passages: int) -> str:
@@ -169,6 +174,16 @@ def write_generation(index_dir: Path, data: BuildData) -> dict:
         for rel, src in data.extra_files.items():
             (tmp_dir / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, tmp_dir / rel)
+        shared, model_info = {}, {}
+        if data.model_dir is not None:
+            try:
+                previous = read_manifest(index_dir)
+            except (IndexMissing, IndexCorrupt, IndexMismatch):
+                previous = None
+            rel_model, shared = install_model(index_dir, data.model_dir, data.model_files,
+                                              previous)
+            write_ref(tmp_dir, rel_model)
+            model_info = {"model_dir": rel_model, "shared_files": shared}
         files = {}
         for path in sorted(tmp_dir.rglob("*")):
             if path.is_file():
@@ -182,7 +197,8 @@ def write_generation(index_dir: Path, data: BuildData) -> dict:
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
-    manifest = {**data.manifest, **info, "format_version": FORMAT_VERSION, "generation": gen,
+    manifest = {**data.manifest, **info, **model_info, "format_version": FORMAT_VERSION,
+                "generation": gen,
                 "files": files, "passages": len(data.passages),
                 "sentences": int(len(data.sentence_vectors)), "articles": len(data.articles)}
     write_json_atomic(index_dir / MANIFEST, manifest)
@@ -200,6 +216,7 @@ def _prune(index_dir: Path, current: str) -> None:
     for p in index_dir.glob(".gen-*.tmp"):  # leftovers of a killed build
         if time.time() - p.stat().st_mtime > 3600:
             shutil.rmtree(p, ignore_errors=True)
+    prune_models(index_dir, [p for p in gens if p.name in keep] + [index_dir / current])
 
 
 class Bm25Arrays:
@@ -313,10 +330,14 @@ class IndexStore:
         files = self.manifest.get("files") or {}
         if not files:
             raise IndexCorrupt(f"the index manifest at {self.index_dir} lists no files")
-        for rel, info in files.items():
-            path = self.gen_dir / rel
+        # The generation's own files, then those it shares with others (models/, by index path)
+        listed = [(self.gen_dir, rel, info) for rel, info in files.items()] + \
+            [(self.index_dir, rel, info)
+             for rel, info in (self.manifest.get("shared_files") or {}).items()]
+        for base, rel, info in listed:
+            path = base / rel
             if not path.is_file():
-                raise IndexCorrupt(f"index file {rel} is missing from {self.gen_dir}")
+                raise IndexCorrupt(f"index file {rel} is missing from {base}")
             size = path.stat().st_size
             if size != info.get("size"):
                 raise IndexCorrupt(f"index file {rel} is damaged (size {size}, "
