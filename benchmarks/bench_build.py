@@ -14,6 +14,8 @@ two builds at once.
    plain script that imports sentence-transformers and embeds the same paragraphs and
    sentences with batch 32 (handed to it ready-split: its splitting is not timed), in turns.
 4. Two builds at once against one alone (shared-machine behaviour: threads do not spin).
+5. With ``--before DIR`` (a checkout of an earlier citebot, e.g. ``git archive 28b8836 | tar
+   -x -C DIR``): its `index build` of the same articles in turns with this one's, nothing else.
 
 The news texts are read from ../shared/eval/news-dev at run time and never stored. Not a test:
 figures depend on the machine and on what else runs on it.
@@ -158,6 +160,36 @@ def builds(corpus: Path, texts_file: Path, tmp: Path, rounds: int):
     return rows, pair, t_plain, t_build, size
 
 
+def before_vs_now(corpus: Path, tmp: Path, before: Path, args) -> None:
+    import os
+
+    def build(tree: Path, tag: str) -> float:
+        index = tmp / f"index-{tag}"
+        shutil.rmtree(index, ignore_errors=True)
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "bot", "index", "build", "--corpus", str(corpus),
+                        "--index", str(index)], cwd=tree, check=True, capture_output=True,
+                       env={**os.environ, "PYTHONPATH": str(tree)})
+        return time.perf_counter() - t0
+
+    times = {"before": [], "now": []}
+    sizes = {}
+    for r in range(args.build_rounds):
+        times["before"].append(build(before, f"before{r}"))
+        times["now"].append(build(ROOT, f"now{r}"))
+    for tag in ("before0", "now0"):
+        sizes[tag] = sum(p.stat().st_size for p in (tmp / f"index-{tag}").rglob("*")
+                         if p.is_file()) / 1e6
+    b, n = median(times["before"]), median(times["now"])
+    report(f"`citebot index build` of {args.articles} news-dev articles: before and now",
+           ["citebot", "seconds (median)", "× before", "index MB"],
+           [[f"before ({before.name})", b, 1.0, sizes["before0"]],
+            ["now", n, b / n, sizes["now0"]]],
+           [f"{args.build_rounds} rounds in turns; before "
+            f"{[round(x, 1) for x in times['before']]}, now {[round(x, 1) for x in times['now']]}"
+            "; fresh index each time, the model's ONNX export already cached."])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--news", default=str(ROOT.parent / "shared" / "eval" / "news-dev"))
@@ -165,6 +197,7 @@ def main() -> None:
     ap.add_argument("--texts", type=int, default=1500, help="sample size for texts/s (0: all)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--build-rounds", type=int, default=2)
+    ap.add_argument("--before", help="an earlier citebot tree: compare its builds only")
     args = ap.parse_args()
     news = Path(args.news)
     if not (news / "corpus.jsonl").is_file():
@@ -172,6 +205,9 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="citebot-bench-build-"))
     try:
         corpus = make_corpus(news, args.articles, tmp)
+        if args.before:
+            before_vs_now(corpus, tmp, Path(args.before).resolve(), args)
+            return
         paragraphs, sentences = build_texts(corpus)
         texts = paragraphs + sentences
         texts_file = tmp / "texts.json"

@@ -93,7 +93,7 @@ class EmbeddingCache:
             out[is_p] = batch(want) if batch else \
                 np.vstack([store.faiss.reconstruct(int(r)) for r in want])
         if (~is_p).any():
-            out[~is_p] = np.asarray(store.sentence_vectors[rows[~is_p] - n])
+            out[~is_p] = np.asarray(store.sentence_vectors[rows[~is_p] - n], dtype=np.float32)
         return out
 
     def embed(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
