@@ -198,6 +198,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--build-rounds", type=int, default=2)
     ap.add_argument("--before", help="an earlier citebot tree: compare its builds only")
+    ap.add_argument("--only", choices=["phases", "throughput", "builds"],
+                    help="one part only (on a busy machine the whole run takes an hour)")
     args = ap.parse_args()
     news = Path(args.news)
     if not (news / "corpus.jsonl").is_file():
@@ -213,18 +215,22 @@ def main() -> None:
         texts_file = tmp / "texts.json"
         texts_file.write_text(json.dumps(texts), encoding="utf-8")
         distinct = len(set(texts))
-        report(f"Where a build of {args.articles} news-dev articles goes",
-               ["phase", "seconds"], phases(corpus, tmp),
-               [f"{len(paragraphs)} passages, {len(sentences)} sentences, {distinct} distinct "
-                "texts; one run, in process."])
+        if args.only in (None, "phases"):
+            report(f"Where a build of {args.articles} news-dev articles goes",
+                   ["phase", "seconds"], phases(corpus, tmp),
+                   [f"{len(paragraphs)} passages, {len(sentences)} sentences, {distinct} "
+                    "distinct texts; one run, in process."])
         rng = np.random.default_rng(0)
         sample = texts if not args.texts or args.texts >= len(texts) else \
             [texts[i] for i in sorted(rng.choice(len(texts), args.texts, replace=False))]
-        report("Texts embedded per second (news-dev build texts)",
-               ["engine", "texts/s (median)", "× plain", "min cosine vs plain"],
-               throughput(sample, args.rounds),
-               [f"{len(sample)} texts sampled from the build texts of {args.articles} "
-                f"articles; {args.rounds} rounds in turns."])
+        if args.only in (None, "throughput"):
+            report("Texts embedded per second (news-dev build texts)",
+                   ["engine", "texts/s (median)", "× plain", "min cosine vs plain"],
+                   throughput(sample, args.rounds),
+                   [f"{len(sample)} texts sampled from the build texts of {args.articles} "
+                    f"articles; {args.rounds} rounds in turns."])
+        if args.only not in (None, "builds"):
+            return
         rows, pair, t_plain, t_build, size = builds(corpus, texts_file, tmp, args.build_rounds)
         report(f"Build of the first {args.articles} news-dev articles vs a plain script",
                ["process", "seconds (median)", "× faster than plain"], rows,
