@@ -4,7 +4,7 @@ Importing sentence-transformers costs seconds; a one-shot `citebot ask` cannot p
 time the transformer of the sentence-transformers model is exported once per model (a plain
 ``torch.onnx.export``; mean/CLS/max pooling and normalization are done here in numpy) into a
 per-user cache keyed by the model's fingerprint, then copied into the index folder once (shared
-by its generations: model_store.py), where the question path finds everything it needs::
+by its generations: store/model_store.py), where the question path finds everything it needs::
 
     <index>/models/<key>/model.onnx       the transformer (fp32, dynamic batch and length)
     <index>/models/<key>/tokenizer.json   the model's own fast tokenizer, truncation set
