@@ -16,6 +16,7 @@ _EXPORTS = {
     "Config": "config", "resolve": "config",
     "admin_chats": "config", "chat_ids": "config", "feeds": "config", "follow_every": "config",
     "parse_interval": "config",
+    "resolve_device": "embed.embed_core",
     "Answer": "answer", "ArticleRef": "answer", "Citation": "answer",
     "CitebotError": "errors", "UsageError": "errors", "BadQuestion": "errors",
     "UnknownCitation": "errors", "CorpusError": "errors", "IndexError_": "errors",
@@ -47,9 +48,8 @@ __all__ = [
     "SourceView", "StaleIndex", "UnknownCitation", "UsageError",
     "add_articles", "admin_chats", "article_files", "chat_ids", "describe_error", "display_url",
     "evaluate_index", "evaluate_squad", "feeds", "find_articles", "follow_every", "follow_once",
-    "list_articles",
-    "lookup_with_bot", "parse_interval", "read_manifest", "remove_articles", "resolve", "slugify",
-    "verify_spans_and_caches",
+    "list_articles", "lookup_with_bot", "parse_interval", "read_manifest", "remove_articles",
+    "resolve", "resolve_device", "slugify", "verify_spans_and_caches",
 ]
 
 
@@ -72,6 +72,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and the import graph
     from .cite.lookup import lookup_with_bot
     from .config import Config, admin_chats, chat_ids, feeds, follow_every, parse_interval, resolve
     from .corpus.articles import article_files, slugify
+    from .embed.embed_core import resolve_device
     from .engine import Citebot, SourceView
     from .errors import (
         BadQuestion,

@@ -11,10 +11,10 @@ import numpy as np
 from .corpus.articles import corpus_fingerprint, corpus_stat_signature, load_corpus
 from .corpus.passages import make_passages, passage_text, sentence_embed_text
 from .embed.base import Embedder
+from .embed.embed_core import encode_unique
 from .embed.onnx import FILES as ONNX_FILES
-from .embed.onnx import ONNX_DIR
 from .search.lexical import tokenize
-from .store.cache import EmbeddingCache, PassageCache
+from .store.cache import EmbeddingCache, PassageCache, model_key
 from .store.store import BuildData, write_generation
 
 ProgressFn = Callable[[str], None]
@@ -51,15 +51,17 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder,
                  for p in passages for s, e in p.sentences]
     say(f"{len(articles)} articles, {len(passages)} passages, {len(sentences)} sentences")
     bars = show_bars and len(texts) + len(sentences) > 256
+    # One call for passages and sentences: a text that is both is embedded once, and the
+    # engine's length buckets mix the two kinds (embed_core.py).
+    both = texts + sentences
     if use_cache:
         cache = EmbeddingCache(index_dir, embedder)
-        pvecs = cache.embed(texts, show_progress=bars)
-        svecs = cache.embed(sentences, show_progress=bars)
-        cache.save()  # now: a build killed later keeps what it embedded
+        vecs = cache.embed(both, show_progress=bars)
+        cache.save()
         say(f"embedded {cache.misses} texts, {cache.hits} from the cache")
     else:
-        pvecs = embedder.encode(texts, show_progress=bars)
-        svecs = embedder.encode(sentences, show_progress=bars)
+        vecs = encode_unique(embedder, both, show_progress=bars)
+    pvecs, svecs = vecs[:len(texts)], vecs[len(texts):]
     onnx_dir = _onnx_export(embedder) if export_onnx else None
     tokens = [tokenize(t) for t in texts]
     bm25 = bm25s.BM25()
@@ -69,6 +71,8 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder,
         "model": embedder.name, "dim": int(embedder.dim),
         "model_fingerprint": getattr(embedder, "fingerprint", None),
         "question_encoder": "onnx" if onnx_dir else "sentence-transformers",
+        "model_variant": getattr(embedder, "variant", None),  # None: fp32; "int8w"
+        "embedding_key": model_key(embedder),  # whose vectors: the next build's cache
         "corpus_dir": str(Path(corpus_dir).resolve()) if corpus_dir else None,
         "corpus_fingerprint": corpus_fingerprint(articles),
         "corpus_signature": signature,
@@ -79,8 +83,7 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder,
         articles=articles, passages=passages, passage_vectors=np.asarray(pvecs),
         sentence_vectors=np.asarray(svecs), bm25=bm25,
         manifest=manifest, index_type=index_type,
-        extra_files={f"{ONNX_DIR}/{name}": Path(onnx_dir) / name for name in ONNX_FILES}
-        if onnx_dir else {}))
+        model_dir=Path(onnx_dir) if onnx_dir else None, model_files=ONNX_FILES))
     say(f"index written to {index_dir} in {time.perf_counter() - t0:.1f} s")
     return manifest
 

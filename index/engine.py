@@ -82,10 +82,12 @@ class Citebot:
     """Opens the index named by a config, building it first when needed, and answers."""
 
     def __init__(self, config: Config, progress: ProgressFn | None = None,
-                 params: SearchParams | None = None, embedder=None, question_embedder=None):
+                 params: SearchParams | None = None, embedder=None, question_embedder=None,
+                 device: str = "auto"):
         """``embedder``: the model to build with (default: loaded from ``config.model`` when
-        first needed); ``question_embedder``: embeds every question instead of the index's
-        own encoder (benchmarks compare engines with it)."""
+        first needed, on ``device`` and in ``config.precision``); ``question_embedder``:
+        embeds every question instead of the index's own encoder (benchmarks compare engines
+        with it)."""
         if embedder is None:  # "no such model" before anything else is done (no torch loaded)
             from .embed.base import require_local_model
 
@@ -96,6 +98,7 @@ class Citebot:
         if config.threshold is not None:
             self.params.threshold = config.threshold
         self._index_embedder = embedder
+        self.device = device  # "auto" (a CUDA GPU when present), "cpu" or "cuda"
         self._fixed_question_embedder = question_embedder
         self._question_embedder = None  # (generation, embedder)
         self._store: IndexStore | None = None
@@ -109,9 +112,12 @@ class Citebot:
         """The embedder used to build (loaded once): onnxruntime over the model's cached ONNX
         export when there is one (torch is not imported), else sentence-transformers."""
         if self._index_embedder is None:
-            from .embed.sbert import indexing_embedder
+            from .embed.embed_core import engine_for
 
-            self._index_embedder = indexing_embedder(self.config.model)
+            # fp32 unless int8 was asked for; the index records which (model_variant) and its
+            # question encoder is the same export (embed/embed_core.py)
+            self._index_embedder = engine_for(self.config.model, self.device,
+                                              self.config.precision)
         return self._index_embedder
 
     def question_embedder(self, manifest: dict):

@@ -124,12 +124,15 @@ def test_edited_paragraph_is_embedded_again(corpus, tmp_path, model):
 
 
 def test_damaged_cache_is_ignored_not_trusted(corpus, tmp_path, model):
+    from index.store.store import read_manifest
+
     index = tmp_path / "index"
     build_index(corpus, index, Counting(model))
-    cache_file = next((index / CACHE_DIR).glob("embeddings-*.npy"))
-    data = bytearray(cache_file.read_bytes())
+    # The cache is the current generation's vectors: damage them.
+    vectors = index / read_manifest(index)["generation"] / "sentences.npy"
+    data = bytearray(vectors.read_bytes())
     data[-7] ^= 0x10  # inside the last vector
-    cache_file.write_bytes(bytes(data))
+    vectors.write_bytes(bytes(data))
     again = Counting(model)
     build_index(corpus, index, again)
     assert set(again.texts) == _texts_of(corpus)  # all embedded anew
@@ -139,14 +142,15 @@ def test_damaged_cache_is_ignored_not_trusted(corpus, tmp_path, model):
                        np.asarray(IndexStore(fresh).sentence_vectors), atol=1e-6)
 
 
-def test_cache_is_per_model_and_leaves_no_temporary_files(corpus, tmp_path, model):
+def test_cache_is_per_model_and_stores_no_second_copy(corpus, tmp_path, model):
     from conftest import HashEmbedder
 
     index = tmp_path / "index"
     build_index(corpus, index, Counting(model))
-    build_index(corpus, index, HashEmbedder())  # another model: its own cache, the old dropped
-    files = sorted(p.name for p in (index / CACHE_DIR).glob("embeddings-*"))
-    assert len(files) == 2 and files[0].endswith(".json") and files[1].endswith(".npy")
+    assert not list((index / CACHE_DIR).glob("embeddings-*"))  # the generation is the cache
+    assert EmbeddingCache(index, model).entries >= len(_texts_of(corpus))
+    assert EmbeddingCache(index, HashEmbedder()).entries == 0  # another model's vectors
+    build_index(corpus, index, HashEmbedder())
     again = Counting(model)
     build_index(corpus, index, again)
     assert set(again.texts) == _texts_of(corpus)

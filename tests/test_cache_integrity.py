@@ -89,14 +89,22 @@ def test_index_verify_names_an_index_built_from_shifted_spans(built, monkeypatch
 
 
 def test_embedding_cache_damage_is_named_by_verify(built):
+    """The embedding cache is the current generation's vectors (no file of its own): damaged,
+    verify names it, and a build does not reuse a single vector from it."""
+    from index.store.cache import EmbeddingCache
+    from index.store.store import read_manifest
+
     corpus, index = built
-    npy = next((index / "cache").glob("embeddings-*.npy"))
+    assert EmbeddingCache(index, HashEmbedder()).entries > 0
+    npy = index / read_manifest(index)["generation"] / "sentences.npy"
     data = bytearray(npy.read_bytes())
     data[-1] ^= 1
     npy.write_bytes(bytes(data))
     env = {"CITEBOT_CORPUS": str(corpus), "CITEBOT_INDEX": str(index)}
     r = run_cli("index", "verify", env=env)
-    assert r.returncode == 2 and b"checksum mismatch" in r.stderr
+    assert r.returncode == 2 and b"sentences.npy" in r.stderr
+    assert b"checksum mismatch" in r.stderr or b"damaged" in r.stderr
+    assert EmbeddingCache(index, HashEmbedder()).entries == 0  # never trusted
 
 
 def test_cached_rows_check_accepts_what_the_splitter_makes():

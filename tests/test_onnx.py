@@ -62,10 +62,12 @@ def fast(seed_bot):
 def test_index_carries_the_question_encoder(seed_bot):
     manifest = seed_bot.store.manifest
     assert manifest["question_encoder"] == "onnx"
-    assert {"onnx/model.onnx", "onnx/tokenizer.json", "onnx/embedder.json"} <= set(
-        manifest["files"])
+    # Stored once in the index folder (models/<key>/), checked like the generation's files.
+    folder = manifest["model_dir"]
+    assert {f"{folder}/model.onnx", f"{folder}/tokenizer.json", f"{folder}/embedder.json"} \
+        == set(manifest["shared_files"])
     assert manifest["model_fingerprint"] == model_fingerprint(resolve_model(None)[1])
-    spec = json.loads((seed_bot.store.gen_dir / "onnx" / "embedder.json").read_text())
+    spec = json.loads((seed_bot.config.index / folder / "embedder.json").read_text())
     assert spec["fingerprint"] == manifest["model_fingerprint"] and spec["dim"] == 384
 
 
@@ -98,7 +100,7 @@ def test_fast_path_gives_the_torch_paths_citations(seed_bot, embedder, fast, see
 def test_citebot_uses_the_index_encoder(seed_bot):
     encoder = seed_bot.question_embedder(seed_bot.store.manifest)
     assert isinstance(encoder, OnnxEmbedder)
-    assert encoder.folder == seed_bot.store.gen_dir / "onnx"
+    assert encoder.folder == seed_bot.config.index / seed_bot.store.manifest["model_dir"]
     assert seed_bot.question_embedder(seed_bot.store.manifest) is encoder  # made once
 
 
@@ -180,13 +182,13 @@ def test_encoder_of_another_model_in_the_index_is_refused(seed_bot):
 def test_damaged_encoder_is_caught_before_answering(seed_bot, tmp_path):
     index = tmp_path / "index"
     shutil.copytree(seed_bot.config.index, index)
-    path = index / read_manifest(index)["generation"] / "onnx" / "model.onnx"
+    path = index / read_manifest(index)["model_dir"] / "model.onnx"
     data = bytearray(path.read_bytes())
     data[len(data) // 3] ^= 0x04
     path.write_bytes(bytes(data))
     with pytest.raises(IndexCorrupt) as exc:
         IndexStore(index)
-    assert "onnx/model.onnx" in str(exc.value)
+    assert "model.onnx" in str(exc.value) and "damaged" in str(exc.value)
 
 
 def test_index_without_export_falls_back_quietly(seed_bot, embedder, seed_dir, tmp_path):
@@ -194,6 +196,7 @@ def test_index_without_export_falls_back_quietly(seed_bot, embedder, seed_dir, t
     manifest = build_index(seed_dir, index, embedder, export_onnx=False)
     assert manifest["question_encoder"] == "sentence-transformers"
     assert not any(f.startswith("onnx/") for f in manifest["files"])
+    assert not manifest.get("shared_files") and not (index / "models").exists()
     bot = Citebot(resolve(corpus=seed_dir, index=index), embedder=embedder)
     assert bot.question_embedder(bot.store.manifest) is embedder
     want = seed_bot.ask("Which countries threatened a veto?")

@@ -91,5 +91,5 @@ def test_sentence_rows_follow_passages(built):
     i = store.passage_by_id["mss-renewal:p4"]
     lo, hi = store.sentence_rows(i)
     s, e = store.passages[i].sentences[1]
-    assert np.allclose(store.sentence_vectors[lo + 1], emb.encode([body[s:e]])[0])
+    assert np.allclose(store.sentence_vectors[lo + 1], emb.encode([body[s:e]])[0], atol=1e-3)
     assert hi - lo == len(store.passages[i].sentences)

@@ -95,13 +95,15 @@ def index_options(fn):
     return fn
 
 
-def open_bot(corpus=None, index_dir=None, model=None, threshold=None, quiet=False):
+def open_bot(corpus=None, index_dir=None, model=None, threshold=None, quiet=False,
+             precision=None, device="auto"):
     """A Citebot for the resolved configuration; progress goes to stderr."""
     from index import Citebot, resolve
 
     say = (lambda _m: None) if quiet else (
         lambda m: click.echo(render.clean(f"citebot: {m}"), err=True))
-    return Citebot(resolve(corpus, index_dir, model, threshold), progress=say)
+    return Citebot(resolve(corpus, index_dir, model, threshold, precision=precision),
+                   progress=say, device=device)
 
 
 NOT_UTF8 = "not valid UTF-8 text"

@@ -118,3 +118,23 @@ class Embedder:
     def encode_query(self, text: str) -> np.ndarray:
         """One question as a (1, dim) row."""
         return self.encode([text])
+
+
+# -- shared by the engines (onnx.py, embed_core.py) -----------------------------------------
+def cpu_count() -> int:
+    """Cores this process may run on (its affinity, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def bucket_batches(lengths: np.ndarray, batch_tokens: int, max_batch: int):
+    """Row indices of batches, longest texts first, each at most ``batch_tokens`` tokens when
+    padded to its longest text (texts are sorted by length, so padding is a few tokens)."""
+    order = np.argsort(-np.asarray(lengths), kind="stable")
+    i = 0
+    while i < len(order):
+        size = max(1, min(max_batch, batch_tokens // max(1, int(lengths[order[i]]))))
+        yield order[i:i + size]
+        i += size

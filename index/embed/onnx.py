@@ -3,12 +3,14 @@
 Importing sentence-transformers costs seconds; a one-shot `citebot ask` cannot pay that. At build
 time the transformer of the sentence-transformers model is exported once per model (a plain
 ``torch.onnx.export``; mean/CLS/max pooling and normalization are done here in numpy) into a
-per-user cache keyed by the model's fingerprint, then copied into the index generation, where
-the question path finds everything it needs::
+per-user cache keyed by the model's fingerprint, then copied into the index folder once (shared
+by its generations: store/model_store.py), where the question path finds everything it needs::
 
-    <generation>/onnx/model.onnx       the transformer (fp32, dynamic batch and length)
-    <generation>/onnx/tokenizer.json   the model's own fast tokenizer, truncation set
-    <generation>/onnx/embedder.json    model name, fingerprint, pooling, inputs, checksum
+    <index>/models/<key>/model.onnx       the transformer (fp32, dynamic batch and length)
+    <index>/models/<key>/tokenizer.json   the model's own fast tokenizer, truncation set
+    <index>/models/<key>/embedder.json    model name, fingerprint, pooling, inputs, checksum
+
+(Indexes built before kept a copy in ``<generation>/onnx/``; they are read as they are.)
 
 The vectors equal sentence-transformers' to about 1e-7 (cosine >= 0.9999999, tested), so one
 index can be built by either engine and queried by the other.
@@ -26,7 +28,7 @@ import numpy as np
 
 from ..errors import IndexMismatch
 from ..fileio import sha256_file
-from .base import Embedder
+from .base import Embedder, bucket_batches, cpu_count
 
 ONNX_DIR = "onnx"
 FILES = ("model.onnx", "tokenizer.json", "embedder.json")
@@ -210,7 +212,8 @@ class OnnxEmbedder(Embedder):
     """onnxruntime + tokenizers over an export folder; vectors equal sentence-transformers'."""
 
     def __init__(self, folder: Path, name: str | None = None, threads: int | None = None,
-                 spinning: bool = False):
+                 spinning: bool = False, providers: list[str] | None = None,
+                 batch_tokens: int = TOKEN_BUDGET, max_batch: int = MAX_BATCH):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -222,18 +225,20 @@ class OnnxEmbedder(Embedder):
         # The name the index records (a folder's name); the export itself is keyed by content.
         self.name = name or spec["model"]
         self.fingerprint, self.dim = spec["fingerprint"], int(spec["dim"])
+        self.variant = spec.get("variant")  # None: fp32; "int8w": quant.py
         self.tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or min(os.cpu_count() or 1, 8)
+        self.batch_tokens, self.max_batch = batch_tokens, max_batch
+        opts.intra_op_num_threads = threads or min(cpu_count(), 8)
         opts.inter_op_num_threads = 1
         # Threads that spin between work items take the CPU from everything else: off for
-        # questions (a bot idles between them); on for bulk indexing, where it measured
-        # 1.2x faster on a quiet 2-core machine.
+        # questions (a bot idles between them) and for builds too, since two builds (or a
+        # build beside the tests) then slowed each other down (docs/benchmarks.md).
         opts.add_session_config_entry("session.intra_op.allow_spinning",
                                       "1" if spinning else "0")
         opts.log_severity_level = 3  # warnings about unused initializers are noise here
         self.session = ort.InferenceSession(str(self.folder / "model.onnx"), opts,
-                                            providers=["CPUExecutionProvider"])
+                                            providers=providers or ["CPUExecutionProvider"])
 
     def onnx_export(self) -> Path:
         """The folder this embedder runs from (copied into each index it builds)."""
@@ -260,9 +265,9 @@ class OnnxEmbedder(Embedder):
         norms = np.linalg.norm(vecs, axis=1, keepdims=True)
         return (vecs / np.clip(norms, 1e-12, None)).astype(np.float32)
 
-    def encode(self, texts, batch_size=64, show_progress=False):
-        """Length-sorted batches of at most TOKEN_BUDGET tokens (``batch_size`` is not used:
-        a token budget keeps long and short texts alike in cache)."""
+    def encode(self, texts, batch_size=64, show_progress=False, batch_tokens=None):
+        """Length-sorted batches of at most ``batch_tokens`` padded tokens (``batch_size`` is
+        not used: a token budget keeps long and short texts alike in cache)."""
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -270,15 +275,10 @@ class OnnxEmbedder(Embedder):
             texts = [t.lower() for t in texts]
         encs = self.tokenizer.encode_batch(texts)
         lengths = np.array([len(e.ids) for e in encs])
-        order = np.argsort(-lengths, kind="stable")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         bar = _progress(len(texts)) if show_progress else None
-        i = 0
-        while i < len(order):
-            size = max(1, min(MAX_BATCH, TOKEN_BUDGET // int(lengths[order[i]])))
-            rows = order[i:i + size]
+        for rows in bucket_batches(lengths, batch_tokens or self.batch_tokens, self.max_batch):
             out[rows] = self._run([encs[r] for r in rows])
-            i += size
             if bar is not None:
                 bar.update(len(rows))
         if bar is not None:
@@ -299,10 +299,12 @@ def question_encoder(index_dir: Path, manifest: dict) -> OnnxEmbedder | None:
     Everything it needs is inside the index folder; the files were checked with the index."""
     if manifest.get("question_encoder") != "onnx":
         return None
-    folder = Path(index_dir) / manifest["generation"] / ONNX_DIR
+    folder = Path(index_dir) / manifest["model_dir"] if manifest.get("model_dir") else \
+        Path(index_dir) / manifest["generation"] / ONNX_DIR
     encoder = OnnxEmbedder(folder, name=manifest.get("model"))
     if encoder.fingerprint != manifest.get("model_fingerprint") or \
-            encoder.dim != manifest.get("dim"):
+            encoder.dim != manifest.get("dim") or \
+            encoder.variant != manifest.get("model_variant", encoder.variant):
         raise IndexMismatch(f"the question encoder in {folder} is not the model the index "
                             f"was built with")
     return encoder

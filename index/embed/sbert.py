@@ -51,13 +51,21 @@ class SentenceTransformerEmbedder(Embedder):
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
 
-def indexing_embedder(model: str | None) -> Embedder:
-    """What builds an index: ONNX from the export cache (no torch), else sentence-transformers,
-    which exports the model for next time."""
+def indexing_embedder(model: str | None, quantized: bool = False) -> Embedder:
+    """What builds an index on the CPU: ONNX from the export cache (no torch), else
+    sentence-transformers, which exports the model for next time. ``quantized``: with int8
+    weights (quant.py), which the index then also carries for its questions."""
     name, location = resolve_model(model)
     found = cached_export(model_fingerprint(location))
-    if found:
-        return OnnxEmbedder(found, name=name, spinning=True)
-    st = SentenceTransformerEmbedder(model)
-    folder = ensure_export(st, fallback_root=Path(tempfile.gettempdir()) / "citebot-onnx")
-    return OnnxEmbedder(folder, name=name, spinning=True) if folder else st
+    if not found:
+        st = SentenceTransformerEmbedder(model)
+        found = ensure_export(st, fallback_root=Path(tempfile.gettempdir()) / "citebot-onnx")
+        if not found:
+            return st
+    if quantized:
+        from .quant import quantized_export
+
+        found = quantized_export(found) or found
+    # Threads do not spin: two builds (or a build beside the tests) slowed each other down
+    # when they did (docs/benchmarks.md).
+    return OnnxEmbedder(found, name=name)

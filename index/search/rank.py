@@ -172,7 +172,7 @@ class Searcher:
         """What each sentence unit of passage ``i`` says for the question (quotes.evidence)."""
         lo, hi = self.store.sentence_rows(i)
         return evidence(q, self.sentences(i), cos,
-                        np.asarray(self.store.sentence_vectors[lo:hi]))
+                        np.asarray(self.store.sentence_vectors[lo:hi], dtype=np.float32))
 
     # -- ranking -----------------------------------------------------------------------------
     def _sentence_cosines(self, cand: np.ndarray, qvec: np.ndarray):
@@ -181,7 +181,8 @@ class Searcher:
         lo, hi = offsets[cand], offsets[cand + 1]
         counts = hi - lo
         rows = np.repeat(lo - np.cumsum(np.r_[0, counts[:-1]]), counts) + np.arange(counts.sum())
-        cos = (np.asarray(self.store.sentence_vectors[rows]) @ qvec) if len(rows) else np.zeros(0)
+        cos = (np.asarray(self.store.sentence_vectors[rows], dtype=np.float32) @ qvec) \
+            if len(rows) else np.zeros(0)
         starts = np.cumsum(np.r_[0, counts[:-1]])
         best = np.full(len(cand), -1.0)
         has = counts > 0

@@ -1,29 +1,28 @@
 """Build caches: what earlier builds computed, so a rebuild embeds and splits only new text.
 
-They live in the index folder (``<index>/cache/``)::
+Embeddings are not stored twice: the vectors of the index's current generation are the cache.
+At a rebuild, the texts of that generation (passage texts with their title and heading, and
+sentences, as passages.py makes them) are keyed by blake2b digest of the exact text, and a text
+of the new build with a known key takes the stored vector (``sentences.npy``, or the FAISS
+index's exact storage for passages) instead of being embedded; an edited paragraph is a new key.
+The generation is checked against its manifest first (store.IndexStore), and its vectors are
+only used when the manifest's ``embedding_key`` says the same model (files, dimension and
+variant) made them: a damaged or foreign index is ignored (everything is embedded again),
+never trusted. A build killed before it writes its generation keeps nothing.
 
-    embeddings-<model key>.npy    sorted records (16-byte text key, float32 vector)
-    embeddings-<model key>.json   its size, sha256 and dimension, written after it
-    passages.json                 paragraph and sentence spans per article body (PassageCache)
-
-Keys are blake2b digests of the exact text embedded (a passage's text with its title and heading,
-or one sentence), so an edited paragraph is a new key. Each build rewrites the file with exactly
-the texts it used: entries of removed or edited articles are dropped and the cache never grows
-past the index. Both files are replaced atomically and the data is checked against the sidecar's
-checksum before use; a damaged or foreign cache is ignored (everything is embedded again), never
-trusted.
+Sentence splits are kept in the index folder (``<index>/cache/passages.json``: paragraph and
+sentence spans per article body, PassageCache), replaced atomically.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 
-from ..fileio import atomic_file, sha256_file, write_atomic
+from ..fileio import sha256_file, write_atomic
 
 CACHE_DIR = "cache"
 
@@ -40,40 +39,67 @@ def text_keys(texts: list[str]) -> np.ndarray:
 def model_key(embedder) -> str:
     """Which model's vectors: its file fingerprint when known, else its name."""
     ident = getattr(embedder, "fingerprint", None) or f"name:{embedder.name}"
+    if getattr(embedder, "variant", None):  # int8 weights give other vectors than fp32
+        ident += f"\0{embedder.variant}"
     return hashlib.sha256(f"{ident}\0{embedder.dim}".encode()).hexdigest()[:16]
 
 
 class EmbeddingCache:
-    """Look up, embed what is missing, remember what this build used, then save that."""
+    """Look up texts among the current generation's vectors; embed what is missing."""
 
     def __init__(self, index_dir: Path, embedder):
         self.embedder = embedder
         self.dim = int(embedder.dim)
-        self.folder = Path(index_dir) / CACHE_DIR
+        self.index_dir = Path(index_dir)
+        self.folder = self.index_dir / CACHE_DIR
         self.key = model_key(embedder)
-        self.path = self.folder / f"embeddings-{self.key}.npy"
-        self.dtype = np.dtype([("key", "S16"), ("vec", "<f4", (self.dim,))])
         self.hits = self.misses = 0
-        self._used_keys: list[np.ndarray] = []
-        self._used_vecs: list[np.ndarray] = []
-        self._keys, self._records = self._load()
+        self._keys, self._rows, self._source = self._load()
 
     def _load(self):
-        empty = np.zeros(0, dtype="S16"), None
+        """(sorted keys, row of each in the concatenation passages + sentences, the store)."""
+        empty = np.zeros(0, dtype="S16"), np.zeros(0, dtype=np.int64), None
+        from ..corpus.passages import passage_text, sentence_embed_text
+        from ..errors import IndexError_
+        from .store import IndexStore, read_manifest
+
         try:
-            meta = json.loads(self.path.with_suffix(".json").read_text(encoding="utf-8"))
-            if (meta.get("dim") != self.dim or meta.get("size") != self.path.stat().st_size
-                    or meta.get("sha256") != sha256_file(self.path)):
+            if read_manifest(self.index_dir).get("embedding_key") != self.key:
                 return empty
-            records = np.load(self.path, mmap_mode="r")
-        except (OSError, ValueError):
+            store = IndexStore(self.index_dir)
+            texts = []
+            for p in store.passages:
+                texts.append(passage_text(store.article_by_id[p.article_id], p))
+            bodies = {a.id: a.body for a in store.articles}
+            # the texts build.py embedded for sentences (long ones are cut: passages.py)
+            texts += [sentence_embed_text(bodies[p.article_id], s, e)
+                      for p in store.passages for s, e in p.sentences]
+        except (IndexError_, OSError, ValueError, KeyError):
             return empty
-        if records.dtype != self.dtype:
+        if len(texts) != len(store.passages) + len(store.sentence_vectors):
             return empty
-        return np.ascontiguousarray(records["key"]), records
+        keys = text_keys(texts)
+        if store.manifest.get("index_type") not in ("flat", "hnsw"):  # lossy storage: only
+            keys[:len(store.passages)] = b""                           # sentences are exact
+        order = np.argsort(keys, kind="stable")
+        return keys[order], order, store
+
+    def _vectors(self, rows: np.ndarray) -> np.ndarray:
+        store = self._source
+        n = len(store.passages)
+        out = np.empty((len(rows), self.dim), dtype=np.float32)
+        is_p = rows < n
+        if is_p.any():
+            want = rows[is_p].astype(np.int64)
+            batch = getattr(store.faiss, "reconstruct_batch", None)
+            out[is_p] = batch(want) if batch else \
+                np.vstack([store.faiss.reconstruct(int(r)) for r in want])
+        if (~is_p).any():
+            out[~is_p] = np.asarray(store.sentence_vectors[rows[~is_p] - n], dtype=np.float32)
+        return out
 
     def embed(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
-        """Vectors of ``texts``: cached rows where the key is known, the embedder for the rest."""
+        """Vectors of ``texts``: stored rows where the key is known, the embedder for the rest."""
         texts = list(texts)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         if not texts:
@@ -85,7 +111,7 @@ class EmbeddingCache:
             inside = pos < len(self._keys)
             found[inside] = self._keys[pos[inside]] == keys[inside]
         if found.any():
-            out[found] = self._records["vec"][pos[found]]
+            out[found] = self._vectors(self._rows[pos[found]])
         missing = np.flatnonzero(~found)
         if len(missing):
             # The same text twice (a repeated sentence) is embedded once.
@@ -96,37 +122,19 @@ class EmbeddingCache:
             out[missing] = np.asarray(vecs, dtype=np.float32)[inverse.reshape(-1)]
         self.hits += int(found.sum())
         self.misses += int(len(missing))
-        self._used_keys.append(keys)
-        self._used_vecs.append(out)
         return out
 
     def save(self) -> None:
-        """Keep exactly the entries this build used; other models' caches are removed."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        keys = np.concatenate(self._used_keys) if self._used_keys else np.zeros(0, "S16")
-        keys, first = np.unique(keys, return_index=True)
-        records = np.empty(len(keys), dtype=self.dtype)
-        records["key"] = keys
-        if len(keys):
-            records["vec"] = np.concatenate(self._used_vecs)[first]
-        # Data first, then its sidecar: a crash in between leaves a mismatch, i.e. no cache.
-        self._records = None  # drop the memory map before its file is replaced
-        with atomic_file(self.path) as fh:
-            np.save(fh, records)
-        meta = {"dim": self.dim, "count": int(len(keys)), "size": self.path.stat().st_size,
-                "sha256": sha256_file(self.path), "embedder": self.embedder.name}
-        write_atomic(self.path.with_suffix(".json"), json.dumps(meta))
-        for other in self.folder.iterdir():
-            stale_tmp = other.name.endswith(".tmp") and time.time() - other.stat().st_mtime > 3600
-            foreign = other.name.startswith("embeddings-") and \
-                other.name.split(".")[0] != self.path.stem
-            if stale_tmp or foreign:
-                other.unlink(missing_ok=True)
+        """Nothing to write (the new generation holds the vectors); cache files of earlier
+        citebot versions, which kept a second copy of every vector, are removed."""
+        if self.folder.is_dir():
+            for old in self.folder.glob("embeddings-*"):
+                old.unlink(missing_ok=True)
 
     @property
     def entries(self) -> int:
-        """How many texts the cache file holds now."""
-        return len(self._keys) if self._records is not None else len(self._load()[0])
+        """How many texts the current generation offers."""
+        return int(np.count_nonzero(self._keys != b""))
 
 
 class PassageCache:

@@ -4,7 +4,9 @@ Layout of an index folder::
 
     manifest.json   names the current generation; size, sha256 and stat stamp of each file
     gen-<id>/       one complete build: faiss.index, sentences.npy, bm25/, the passage table
-                    (table.py) and onnx/ (the question encoder, onnx_embed.py)
+                    (table.py) and model.ref, naming its question encoder in models/
+    models/<key>/   the question encoder's files (embed/onnx.py), once for all generations
+                    (model_store.py)
     cache/          embeddings of earlier builds (cache.py)
 
 A build writes a new generation, then replaces ``manifest.json`` with ``os.replace``: a reader
@@ -37,6 +39,7 @@ from ..corpus.articles import Article
 from ..corpus.passages import Passage
 from ..errors import IndexCorrupt, IndexMismatch, IndexMissing
 from ..fileio import fsync_dir, sha256_file, write_json_atomic
+from .model_store import attach_model, prune_models, shared_listing
 
 FORMAT_VERSION = 2  # 2: compact passage table (table.py), stat stamps, ONNX question encoder
 MANIFEST = "manifest.json"
@@ -49,6 +52,9 @@ FLAT_MAX = 20_000
 HNSW = {"M": 16, "efConstruction": 64, "efSearch": 128}
 EXACT_FILTERED = 50_000  # a filtered HNSW search scores up to this many passages exactly
 HNSW_DEEP_ABOVE, HNSW_DEEP_EF = 250_000, 512
+# Sentence vectors are stored in float16: half the size of the biggest file of an index (the
+# news dev index fits 150 MB), answers unchanged (docs/benchmarks.md); read as float32.
+SENTENCE_DTYPE = np.float16
 
 
 def _stamp(path: Path) -> list[int]:
@@ -89,6 +95,8 @@ class BuildData:
     manifest: dict
     extra_files: dict[str, Path] = field(default_factory=dict)  # name in gen -> file to copy
     index_type: str | None = None  # None: chosen by size (choose_index_type)
+    model_dir: Path | None = None  # the question encoder's folder: stored once (model_store.py)
+    model_files: tuple[str, ...] = ()  # its files, the first the big one
 
 
 def choose_index_type(n_passages: int) -> str:
@@ -134,12 +142,15 @@ def write_generation(index_dir: Path, data: BuildData) -> dict:
         index, info = faiss_index_for(data.passage_vectors, data.index_type)
         faiss.write_index(index, str(tmp_dir / "faiss.index"))
         del index
-        np.save(tmp_dir / "sentences.npy", np.asarray(data.sentence_vectors, dtype=np.float32))
+        np.save(tmp_dir / "sentences.npy", np.asarray(data.sentence_vectors,
+                                                      dtype=SENTENCE_DTYPE))
         write_table(tmp_dir, data.articles, data.passages)
         data.bm25.save(str(tmp_dir / "bm25"))
         for rel, src in data.extra_files.items():
             (tmp_dir / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, tmp_dir / rel)
+        model_info = {} if data.model_dir is None else attach_model(
+            index_dir, tmp_dir, data.model_dir, data.model_files, lambda: read_manifest(index_dir))
         files = {}
         for path in sorted(tmp_dir.rglob("*")):
             if path.is_file():
@@ -153,7 +164,8 @@ def write_generation(index_dir: Path, data: BuildData) -> dict:
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
-    manifest = {**data.manifest, **info, "format_version": FORMAT_VERSION, "generation": gen,
+    manifest = {**data.manifest, **info, **model_info, "format_version": FORMAT_VERSION,
+                "generation": gen,
                 "files": files, "passages": len(data.passages),
                 "sentences": int(len(data.sentence_vectors)), "articles": len(data.articles)}
     write_json_atomic(index_dir / MANIFEST, manifest)
@@ -171,6 +183,7 @@ def _prune(index_dir: Path, current: str) -> None:
     for p in index_dir.glob(".gen-*.tmp"):  # leftovers of a killed build
         if time.time() - p.stat().st_mtime > 3600:
             shutil.rmtree(p, ignore_errors=True)
+    prune_models(index_dir, [p for p in gens if p.name in keep] + [index_dir / current])
 
 
 class Bm25Arrays:
@@ -284,10 +297,13 @@ class IndexStore:
         files = self.manifest.get("files") or {}
         if not files:
             raise IndexCorrupt(f"the index manifest at {self.index_dir} lists no files")
-        for rel, info in files.items():
-            path = self.gen_dir / rel
+        # The generation's own files, then those it shares with others (models/, by index path)
+        listed = [(self.gen_dir, rel, info) for rel, info in files.items()] + \
+            shared_listing(self.index_dir, self.manifest)
+        for base, rel, info in listed:
+            path = base / rel
             if not path.is_file():
-                raise IndexCorrupt(f"index file {rel} is missing from {self.gen_dir}")
+                raise IndexCorrupt(f"index file {rel} is missing from {base}")
             size = path.stat().st_size
             if size != info.get("size"):
                 raise IndexCorrupt(f"index file {rel} is damaged (size {size}, "
