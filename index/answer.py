@@ -52,10 +52,13 @@ class Answer:
     more: list[Citation] = field(default_factory=list)  # further results ("More sources")
     context: str | None = None  # the earlier question a follow-up was read with
     confidence: float | None = None  # how sure the best passage answers (search.py; not in JSON)
+    as_of: str | None = None  # the moment asked about (ISO date) when one was given
 
     def to_dict(self) -> dict:
         d = {"question": self.question, "answered": self.answered,
              "citations": [c.to_dict() for c in self.citations]}
         if self.context:
             d["context"] = self.context
+        if self.as_of:
+            d["as_of"] = self.as_of
         return d

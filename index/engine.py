@@ -219,11 +219,12 @@ class Citebot:
                              else "`citebot list` shows each article's source and date")
         return ids
 
-    def ask(self, question: str, k: int = 3, **kw) -> Answer:
-        """Answer one question with up to ``k`` citations (within ``scope`` when it is set)."""
+    def ask(self, question: str, k: int = 3, as_of=None, **kw) -> Answer:
+        """Answer one question with up to ``k`` citations (within ``scope`` when it is set), as
+        of the date ``as_of`` (None: now; later articles are not used)."""
         if kw.get("articles") is None:
             kw["articles"] = self.articles_in_scope()
-        return self.searcher.ask(question, k=k, **kw)
+        return self.searcher.ask(question, k=k, as_of=as_of, **kw)
 
     def source(self, citation_id: str, around: int = 1) -> SourceView:
         """A passage by citation id (``art:p3``) or character range (``art:120-240``), in context."""

@@ -67,6 +67,7 @@ class Sentences:
     ante_content: list[frozenset[str]]
     ante_pairs: list[set[tuple[str, str]]]
     passage_terms: frozenset[str]   # content stems of the passage, its title and heading
+    context_terms: frozenset[str] = frozenset()  # content stems of its title and heading
 
 
 def _clause_start(text: str, start: int, end: int) -> int | None:
@@ -101,13 +102,14 @@ def analyse_passage(body: str, spans: list[tuple[int, int]], context: str) -> Se
         else:
             ante.append(analysed[k - 1] if start == spans[k - 1][0]
                         else analyze(body[start:spans[k - 1][1]]))
+    context_terms = analyze(context)[1]
     return Sentences(spans=list(spans), texts=texts, content=[c for _, c in analysed],
                      pairs=[bigrams(s) for s, _ in analysed],
                      lean_content=[c for _, c in rest], lean_pairs=[bigrams(s) for s, _ in rest],
                      pair_start=pair_start, ante_content=[c for _, c in ante],
                      ante_pairs=[bigrams(s) for s, _ in ante],
-                     passage_terms=frozenset().union(analyze(context)[1],
-                                                     *(c for _, c in analysed)))
+                     passage_terms=frozenset().union(context_terms, *(c for _, c in analysed)),
+                     context_terms=context_terms)
 
 
 def evidence(q: Query, s: Sentences, cos: np.ndarray, vectors: np.ndarray) -> dict:
@@ -116,7 +118,8 @@ def evidence(q: Query, s: Sentences, cos: np.ndarray, vectors: np.ndarray) -> di
     question's word pairs. ``cos``: the sentences' cosines; ``vectors``: their vectors."""
     n_pairs = max(1, len(q.pairs))
     m = len(s.texts)
-    ev = {"units": [], "cos": np.zeros(m), "terms": np.zeros(m), "pairs": np.zeros(m)}
+    ev = {"units": [], "cos": np.zeros(m), "terms": np.zeros(m), "pairs": np.zeros(m),
+          "context": np.zeros(m)}
     for k in range(m):
         first = k - 1 if s.pair_start[k] is not None else k
         c = float(cos[k])
@@ -129,14 +132,19 @@ def evidence(q: Query, s: Sentences, cos: np.ndarray, vectors: np.ndarray) -> di
         ev["units"].append((first, k))
         ev["cos"][k] = c
         ev["terms"][k] = coverage(q, terms)
+        # News prose names its subject in the title and says "the festival" after that.
+        ev["context"][k] = coverage(q, s.context_terms - terms)
         ev["pairs"][k] = len(q.pairs & pairs) / n_pairs
     return ev
 
 
-def unit_match(p, ev: dict, terms: bool = True) -> np.ndarray:
+def unit_match(p, ev: dict, terms: bool = True, context: bool = True) -> np.ndarray:
     """How well each unit matches the question (``p``: SearchParams); ``terms=False`` leaves
-    the share of question terms out."""
-    return ev["cos"] + (p.m_lex * ev["terms"] if terms else 0.0) + p.m_phrase * ev["pairs"]
+    the share of question terms out, ``context=False`` the terms only the title holds."""
+    lex = p.m_lex * ev["terms"] if terms else 0.0
+    if terms and context and p.m_context:
+        lex = lex + p.m_lex * p.m_context * ev["context"]
+    return ev["cos"] + lex + p.m_phrase * ev["pairs"]
 
 
 def quote_span(p, q: Query, s: Sentences, match: np.ndarray,
@@ -145,8 +153,9 @@ def quote_span(p, q: Query, s: Sentences, match: np.ndarray,
     spans = s.spans
     pick = match.copy()
     if q.kind:
+        weight = getattr(p, f"q_type_{q.kind}", p.q_type)
         for k, (a, b) in enumerate(units):
-            pick[k] += p.q_type * type_match(q.kind, " ".join(s.texts[a:b + 1]), q.asked)
+            pick[k] += weight * type_match(q.kind, " ".join(s.texts[a:b + 1]), q.asked)
     k = int(np.argmax(pick))
     # A leaning sentence with only the end of its antecedent must add clearly to what the
     # whole antecedent says alone; otherwise the antecedent is the quote.

@@ -13,6 +13,9 @@ Quotes are chosen in quotes.py; near-duplicate quotes of other articles become "
 
 from __future__ import annotations
 
+import datetime as dt
+import html
+import re
 import threading
 import unicodedata
 from collections import OrderedDict
@@ -22,11 +25,12 @@ import numpy as np
 
 from .answer import Answer, ArticleRef, Citation
 from .errors import BadQuestion
-from .lexical import (analyze, bigrams, idf, near_duplicate, norm_words,  # noqa: F401
+from .lexical import (analyze, answer_kind_nouns, bigrams, idf, near_duplicate, norm_words,  # noqa: F401
                       question_terms, question_type, tokenize, words)
 from .quotes import (QUOTE_BUDGET, Query, Sentences, analyse_passage, coverage,  # noqa: F401
                      evidence, quote_span, unit_match)
 from .store import IndexStore
+from .timeframe import grace_for, in_period, passage_days, read_timeframe, recency
 
 MAX_QUESTION_CHARS = 1000
 _ANALYSIS_CACHE = 4096  # passages whose sentences stay tokenized between questions
@@ -58,9 +62,14 @@ class SearchParams:
     w_match: float = 0.60          # best unit match: cosine + m_lex * terms + m_phrase * pairs
     m_lex: float = 1.0             # share of the question's idf weight the unit holds
     m_phrase: float = 0.5          # share of the question's word pairs the unit holds
+    m_context: float = 0.0         # terms held only by the article's title, as a share of m_lex
     q_type: float = 0.3            # the unit holds a date / number / name the question asks for
+    q_type_place: float = 0.3      # … a place name ("Where…", "Which city…")
+    q_type_entity: float = 0.15    # … a name, title or figure ("Which measure…", "What film…")
     grow: bool = True              # widen the quote with matching neighbours within the budget:
                                    # answer-in-quote@1 0.85 -> 0.89
+    wh_noun: float = 1.0           # weight share of the noun after what/which ("Which city…"):
+                                   # it names the kind of answer, which the answer replaces
     pair_margin: float = 0.2       # a leaning sentence quoted with only the end of the one before
                                    # must beat that whole sentence alone by this much
     # "Not found" (confidence_of): `citebot eval` prints the calibrated threshold. SQuAD subset:
@@ -70,6 +79,34 @@ class SearchParams:
     min_terms: int = 2             # question terms for the term share to count
     threshold: float = 0.54
     relative_cut: float = 0.80     # further citations need this share of the first one's score
+    # Time (timeframe.py), measured on news (`citebot eval --news`): a bonus added to both
+    # stages' scores, t_* times a passage's recency 1 / (1 + age / t_tau days) for questions
+    # about the present (t_any for the others), t_period when its article is of the period the
+    # question names. Articles published after the moment asked about are never used.
+    t_tau: float = 30.0
+    t_present: float = 0.15
+    t_any: float = 0.05
+    t_period: float = 0.15
+    newest_first: bool = True      # present-tense: the first quotes' newest article first
+
+
+_TAG = re.compile(r"</?[A-Za-z][^<>]{0,200}>|<!--.*?-->", re.S)
+_URL = re.compile(r"\b(?:https?://|www\.)\S+", re.I)
+_KEEP_ALONE = frozenset("AaI")  # one-letter words; other lone letters at the start are debris
+
+
+def strip_markup(q: str) -> str:
+    """A question without what was pasted around it: HTML tags and entities, addresses, lone
+    symbols ("&", "|", "»") and a lone letter left before it by a tag ("<b>x</b> & Which…")."""
+    if "<" in q or "&" in q:
+        q = html.unescape(_TAG.sub(" ", q))
+        q = _TAG.sub(" ", q)  # tags that were written as entities
+    q = _URL.sub(" ", q)
+    tokens = [t for t in q.split() if any(ch.isalnum() for ch in t)]
+    while len(tokens) > 2 and len(tokens[0]) == 1 and tokens[0].isalpha() and \
+            tokens[0] not in _KEEP_ALONE:
+        tokens.pop(0)
+    return " ".join(tokens)
 
 
 def clean_question(question: str) -> str:
@@ -80,6 +117,8 @@ def clean_question(question: str) -> str:
     # Control and format characters (NUL, zero-width, direction marks) carry no meaning here.
     q = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in q)
     q = " ".join(q.split())
+    if any(ch.isalnum() for ch in q):
+        q = strip_markup(q) or q
     if not q:
         raise BadQuestion("the question is empty")
     if len(q) > MAX_QUESTION_CHARS:
@@ -88,6 +127,27 @@ def clean_question(question: str) -> str:
     if not any(ch.isalnum() for ch in q):
         raise BadQuestion("the question has no words to search for")
     return q
+
+
+# A short question with one of these leans on an earlier one ("How many were in it?"): its
+# few words are no search of their own.
+_VAGUE = frozenset({"it", "its", "they", "them", "their", "he", "she", "him", "his", "her",
+                    "this", "that", "these", "those", "there", "one"})
+_ASKING = frozenset({"what", "which", "who", "whom", "whose", "when", "where", "why", "how",
+                     "is", "are", "was", "were", "do", "does", "did", "can", "could", "will",
+                     "would", "should", "has", "have", "had"})
+
+
+def is_search(q: Query) -> bool:
+    """A few words to look up ("veto", "Kenya funding") or a question naming one or two things
+    without leaning on an earlier one ("What is the MSS?"): answered by the passages that hold
+    all of them, however little else they share with the question."""
+    if not q.weights or len(q.weights) > 3 or q.asked & _VAGUE:
+        return False
+    words = q.text.split()
+    keywords = len(words) <= 4 and not q.text.endswith("?") and \
+        words[0].lower().strip("¿¡") not in _ASKING
+    return keywords or len(q.weights) <= 2
 
 
 def stage1_score(p: SearchParams, dense, sent, bm25):
@@ -106,7 +166,7 @@ def confidence_of(p: SearchParams, dense: float, ev: dict, k: int, n_terms: int)
     question), and without the share of question terms when the question names fewer than
     ``min_terms`` things: "How many officers were in it?" is not answered by any sentence
     that says "officers" (its meaning and shared phrases still count)."""
-    match = unit_match(p, ev, terms=n_terms >= p.min_terms)[k]
+    match = unit_match(p, ev, terms=n_terms >= p.min_terms, context=False)[k]
     return max(0.0, (p.w_dense * dense + p.w_match * float(match)) / (p.w_dense + p.w_match))
 
 
@@ -120,6 +180,29 @@ class Searcher:
         self.n_docs = max(1, len(store.passages))
         self._analysis: OrderedDict[int, Sentences] = OrderedDict()
         self._analysis_lock = threading.Lock()
+        self._days: np.ndarray | None = None  # passages' publication days (timeframe.py)
+
+    # -- time --------------------------------------------------------------------------------
+    @property
+    def days(self) -> np.ndarray:
+        """Each passage's publication day ordinal (-1: undated), computed once."""
+        if self._days is None:
+            self._days = passage_days(self.store)
+        return self._days
+
+    def time_terms(self, question: str, as_of: dt.date | None):
+        """(timeframe, passages allowed or None for all, bonus per passage or None)."""
+        tf = read_timeframe(question, as_of)
+        days = self.days
+        allowed = days <= tf.as_of.toordinal()
+        allowed = None if allowed.all() else allowed
+        p = self.params
+        weight = p.t_present if tf.present else p.t_any
+        bonus = weight * recency(days, tf.as_of, p.t_tau) if weight else None
+        if tf.period is not None and p.t_period:
+            extra = p.t_period * in_period(days, tf, grace_for(tf))
+            bonus = extra if bonus is None else bonus + extra
+        return tf, allowed, bonus
 
     # -- the question ------------------------------------------------------------------------
     def query(self, text: str, qvec: np.ndarray, tokens: list[str] | None = None) -> Query:
@@ -127,6 +210,10 @@ class Searcher:
         tokens = tokenize(text) if tokens is None else tokens
         df = self.store.doc_freq
         weights = {t: idf(df.get(t, 0), self.n_docs) for t in question_terms(tokens)}
+        if self.params.wh_noun != 1.0:
+            for t in answer_kind_nouns(text):
+                if t in weights:
+                    weights[t] *= self.params.wh_noun
         stems, _ = analyze(text)
         return Query(text=text, vec=np.asarray(qvec, dtype=np.float32).reshape(-1),
                      tokens=tokens, weights=weights, pairs=bigrams(stems),
@@ -172,24 +259,40 @@ class Searcher:
             best[has] = np.maximum.reduceat(cos, starts[has])
         return cos, starts, counts, best
 
+    def allowed_passages(self, articles: set[str] | None) -> np.ndarray | None:
+        """A mask of the passages of ``articles`` (None: all)."""
+        if articles is None:
+            return None
+        table = self.store.table
+        keep = np.zeros(len(table.article_ids), dtype=bool)
+        keep[[table.article_index[a] for a in articles if a in table.article_index]] = True
+        return keep[np.asarray(table.rows[:, 0], dtype=np.int64)]
+
     def rank(self, q: Query, mode: str | None = None, articles: set[str] | None = None,
-             rerank: int | None = None) -> list[tuple[int, float, dict]]:
+             rerank: int | None = None, allowed: np.ndarray | None = None,
+             bonus: np.ndarray | None = None) -> list[tuple[int, float, dict]]:
         """Passages for a question, best first: (passage index, score, features).
 
         ``articles``, when given, keeps only passages of those article ids (--since, --source);
+        ``allowed``: a mask of the passages that may be used (the date of the question);
+        ``bonus``: added to each passage's scores (time preferences, hybrid only);
         ``rerank``: how many get the second stage (default SearchParams.rerank).
         """
         p = self.params
         mode = mode or p.mode
         n = len(self.store.passages)
-        # With a filter, search deeper so that enough allowed passages remain.
-        depth = n if articles is not None else min(n, p.candidates)
+        by_article = self.allowed_passages(articles)
+        if by_article is not None:
+            allowed = by_article if allowed is None else allowed & by_article
+        if mode != "hybrid":
+            bonus = None
+        depth = min(n, p.candidates if allowed is None else 4 * p.candidates)
         dense_idx, dense_sc = self.store.dense_search(q.vec, depth)
-        allowed = None
-        if articles is not None:
-            allowed = np.array([self.store.passages[i].article_id in articles
-                                for i in range(n)], dtype=bool)
+        if allowed is not None:
             keep = allowed[dense_idx]
+            if keep.sum() < p.candidates and depth < n:  # a narrow filter: search them all
+                dense_idx, dense_sc = self.store.dense_search(q.vec, n)
+                keep = allowed[dense_idx]
             dense_idx, dense_sc = dense_idx[keep][: p.candidates], dense_sc[keep][: p.candidates]
         dense = dict(zip(dense_idx.tolist(), dense_sc.tolist()))
         bm = self.store.bm25_scores(q.tokens) if mode != "dense" and q.tokens else \
@@ -223,6 +326,8 @@ class Searcher:
             score = bm_c
         else:
             score = stage1_score(p, d, best, bn)
+            if bonus is not None:
+                score = score + bonus[cand_arr]
         feats = [{"dense": float(d[j]), "sent": float(best[j]), "bm25": float(bn[j]),
                   "bm25_raw": float(bm_c[j]),
                   "sent_scores": cos[starts[j]:starts[j] + counts[j]]} for j in range(len(cand))]
@@ -236,7 +341,8 @@ class Searcher:
             f["evidence"] = self.evidence(q, i, f["sent_scores"])
             f["match"] = unit_match(p, f["evidence"])
             best_match = float(f["match"].max()) if len(f["match"]) else 0.0
-            head[j] = (i, stage2_score(p, f["dense"], f["bm25"], best_match), f)
+            f["time"] = float(bonus[i]) if bonus is not None else 0.0
+            head[j] = (i, stage2_score(p, f["dense"], f["bm25"], best_match) + f["time"], f)
         head.sort(key=lambda r: -r[1])
         return head + out[len(head):]
 
@@ -269,31 +375,51 @@ class Searcher:
         return confidence_of(self.params, f["dense"], f["evidence"], int(np.argmax(f["match"])),
                              len(q.weights))
 
+    def holds_all(self, q: Query, ranked_row) -> bool:
+        """Does the passage's best unit hold every term of the question?"""
+        i, _, f = ranked_row
+        if "evidence" not in f:
+            f["evidence"] = self.evidence(q, i, f["sent_scores"])
+            f["match"] = unit_match(self.params, f["evidence"])
+        terms = f["evidence"]["terms"]
+        return bool(len(terms)) and float(terms.max()) >= 1.0 - 1e-9
+
     # -- the answer --------------------------------------------------------------------------
     def ask(self, question: str, k: int = 3, more: int = 7, mode: str | None = None,
             retrieval_text: str | None = None, threshold: float | None = None,
-            articles: set[str] | None = None) -> Answer:
-        """Answer a question with up to ``k`` cited quotes, or not found."""
+            articles: set[str] | None = None, as_of: dt.date | None = None) -> Answer:
+        """Answer a question with up to ``k`` cited quotes, or not found, as of ``as_of``
+        (None: now): later articles are not used (timeframe.py)."""
         q = clean_question(question)
         text = retrieval_text or q
         qvec = self.embedder.encode_query(text)
         return self.answer_from(q, text, qvec, tokenize(text), k=k, more=more, mode=mode,
-                                threshold=threshold, articles=articles)
+                                threshold=threshold, articles=articles, as_of=as_of)
 
     def answer_from(self, question, text, qvec, tokens, k=3, more=7, mode=None,
-                    threshold=None, articles=None) -> Answer:
+                    threshold=None, articles=None, as_of=None) -> Answer:
         """The answer for an embedded, tokenized question (eval reuses the vectors)."""
         mode = mode or self.params.mode
         threshold = self.params.threshold if threshold is None else threshold
         q = self.query(text, qvec, tokens)
         p = self.params
+        tf, allowed, bonus = self.time_terms(text, as_of)
+        stamp = as_of.isoformat() if as_of is not None else None
         # Every passage that may be shown is scored fully.
-        ranked = self.rank(q, mode=mode, articles=articles, rerank=max(p.rerank, k + more))
+        ranked = self.rank(q, mode=mode, articles=articles, rerank=max(p.rerank, k + more),
+                           allowed=allowed, bonus=bonus)
         if not ranked:
-            return Answer(question=question, answered=False, confidence=0.0)
+            return Answer(question=question, answered=False, confidence=0.0, as_of=stamp)
         conf = self.confidence(q, ranked)
-        if conf < threshold:
-            return Answer(question=question, answered=False, confidence=conf)
+        search = mode == "hybrid" and is_search(q)
+        if search:
+            # Only passages that hold every word searched for answer a search.
+            ranked = [r for r in ranked[: k + more + 5] if self.holds_all(q, r)] + \
+                ranked[k + more + 5:]
+            if ranked and conf < threshold and self.holds_all(q, ranked[0]):
+                conf = threshold
+        if conf < threshold or not ranked:
+            return Answer(question=question, answered=False, confidence=conf, as_of=stamp)
         top_score = ranked[0][1]
         shown: list[tuple[tuple[str, ...], tuple[str, ...], Citation]] = []
         cites: list[Citation] = []
@@ -320,5 +446,9 @@ class Searcher:
         main = [c for j, c in enumerate(cites[:k])
                 if j == 0 or mode != "hybrid" or c.score >= p.relative_cut * top_score]
         rest = [c for c in cites if c not in main]
+        if tf.present and p.newest_first and mode == "hybrid":
+            # "What is the latest…": of the first quotes, the newest article's comes first
+            # (stable: same-day or undated ones keep their order; undated count as oldest).
+            main.sort(key=lambda c: c.article.published or "", reverse=True)
         return Answer(question=question, answered=True, citations=main, more=rest,
-                      confidence=conf)
+                      confidence=conf, as_of=stamp)
