@@ -146,6 +146,7 @@ def run_news(searcher, questions: list[dict], k: int = 3, systems=SYSTEMS,
                         "date": q.get("question_date"), "question": q["question"],
                         "answers": q["answers"], "gold": gold, **r,
                         "article1": first.article.id if first else None,
+                        "cite1": [first.id, first.start, first.end] if first else None,
                         "published1": first.article.published if first else None,
                         "quotes": [c.quote for c in (answer.citations if answer else [])],
                         "articles": [c.article.id for c in (answer.citations if answer else [])],
@@ -165,7 +166,7 @@ def run_news(searcher, questions: list[dict], k: int = 3, systems=SYSTEMS,
 
 def evaluate_news(folder: Path, corpus: Path | None = None, index: Path | None = None,
                   k: int = 3, model: str | None = None, threshold: float | None = None,
-                  progress=None, details=None,
+                  progress=None, details=None, embedder=None,
                   systems=SYSTEMS, as_of_modes=(False, True), limit: int | None = None) -> dict:
     """The news evaluation on the index at ``index`` (built from ``folder/corpus.jsonl`` into
     ``corpus`` first when that folder holds no article), or in a temporary folder."""
@@ -189,6 +190,8 @@ def evaluate_news(folder: Path, corpus: Path | None = None, index: Path | None =
             ingest([str(source)], corpus, progress=progress)
         bot = Citebot(resolve(corpus=corpus, index=index, model=model,
                                       threshold=threshold), progress=progress)
+        if embedder is not None:
+            bot._index_embedder = embedder
         bot.ensure_index()
         return run_news(bot.searcher, questions, k=k, systems=systems, details=details,
                         as_of_modes=as_of_modes, label=folder.name)

@@ -37,7 +37,9 @@ def stopwords() -> frozenset[str]:
 FUNCTION_WORDS = frozenset({
     "am", "were", "been", "being", "has", "have", "had", "having", "can", "could", "would",
     "should", "shall", "must", "about", "from", "than", "so", "he", "she", "him", "his", "her",
-    "hers", "its", "we", "our", "you", "your", "i", "me", "my", "them", "those", "s"})
+    "hers", "its", "we", "our", "you", "your", "i", "me", "my", "them", "those", "s",
+    # verbs of motion and having that name no event ("Where do they come from?")
+    "come", "comes", "came", "coming", "go", "goes", "went", "gone", "get", "gets", "got"})
 
 
 @lru_cache(maxsize=1)

@@ -39,12 +39,14 @@ class Query:
     pairs: set[tuple[str, str]]     # adjacent stems, stop words included
     kind: str | None
     asked: set[str]                 # lower-cased words of the question
+    kind_nouns: frozenset[str] = frozenset()  # "Which city…": stems naming the kind of answer
 
 
-def coverage(q: Query, terms) -> float:
-    """The share of the question's term weight that ``terms`` hold."""
-    total = sum(q.weights.values())
-    return sum(w for t, w in q.weights.items() if t in terms) / total if total else 0.0
+def coverage(q: Query, terms, skip: frozenset[str] = frozenset()) -> float:
+    """The share of the question's term weight that ``terms`` hold (``skip``: terms left out)."""
+    total = sum(w for t, w in q.weights.items() if t not in skip)
+    return sum(w for t, w in q.weights.items() if t in terms and t not in skip) / total \
+        if total else 0.0
 
 
 @dataclass
@@ -132,6 +134,8 @@ def evidence(q: Query, s: Sentences, cos: np.ndarray, vectors: np.ndarray) -> di
         ev["units"].append((first, k))
         ev["cos"][k] = c
         ev["terms"][k] = coverage(q, terms)
+        if q.kind_nouns:  # for "not found": the answer names the city, not "city"
+            ev.setdefault("terms_named", np.zeros(m))[k] = coverage(q, terms, q.kind_nouns)
         # News prose names its subject in the title and says "the festival" after that.
         ev["context"][k] = coverage(q, s.context_terms - terms)
         ev["pairs"][k] = len(q.pairs & pairs) / n_pairs
@@ -147,15 +151,22 @@ def unit_match(p, ev: dict, terms: bool = True, context: bool = True) -> np.ndar
     return ev["cos"] + lex + p.m_phrase * ev["pairs"]
 
 
+def type_bonus(p, q: Query, s: Sentences, units: list[tuple[int, int]]) -> np.ndarray:
+    """Per unit: the weight of the question's kind when the unit holds a date / number / name /
+    place it asks for and does not already hold ("Which city…" wants a city named)."""
+    out = np.zeros(len(units))
+    if q.kind:
+        weight = getattr(p, f"q_type_{q.kind}", p.q_type)
+        for k, (a, b) in enumerate(units):
+            out[k] = weight * type_match(q.kind, " ".join(s.texts[a:b + 1]), q.asked)
+    return out
+
+
 def quote_span(p, q: Query, s: Sentences, match: np.ndarray,
                units: list[tuple[int, int]]) -> tuple[int, int, int, int]:
     """(start, end, first, last sentence of the core unit) of a passage's quote."""
     spans = s.spans
-    pick = match.copy()
-    if q.kind:
-        weight = getattr(p, f"q_type_{q.kind}", p.q_type)
-        for k, (a, b) in enumerate(units):
-            pick[k] += weight * type_match(q.kind, " ".join(s.texts[a:b + 1]), q.asked)
+    pick = match + type_bonus(p, q, s, units)
     k = int(np.argmax(pick))
     # A leaning sentence with only the end of its antecedent must add clearly to what the
     # whole antecedent says alone; otherwise the antecedent is the quote.

@@ -28,7 +28,7 @@ from .errors import BadQuestion
 from .lexical import (analyze, answer_kind_nouns, bigrams, idf, near_duplicate, norm_words,  # noqa: F401
                       question_terms, question_type, tokenize, words)
 from .quotes import (QUOTE_BUDGET, Query, Sentences, analyse_passage, coverage,  # noqa: F401
-                     evidence, quote_span, unit_match)
+                     evidence, quote_span, type_bonus, unit_match)
 from .store import IndexStore
 from .timeframe import grace_for, in_period, passage_days, read_timeframe, recency
 
@@ -62,6 +62,8 @@ class SearchParams:
     w_match: float = 0.60          # best unit match: cosine + m_lex * terms + m_phrase * pairs
     m_lex: float = 1.0             # share of the question's idf weight the unit holds
     m_phrase: float = 0.5          # share of the question's word pairs the unit holds
+    w_type: float = 0.0            # stage 2: the share of the quote's type bonus (q_type_*) that
+                                   # counts for the passage
     m_context: float = 0.0         # terms held only by the article's title, as a share of m_lex
     q_type: float = 0.3            # the unit holds a date / number / name the question asks for
     q_type_place: float = 0.3      # … a place name ("Where…", "Which city…")
@@ -102,7 +104,12 @@ def strip_markup(q: str) -> str:
         q = html.unescape(_TAG.sub(" ", q))
         q = _TAG.sub(" ", q)  # tags that were written as entities
     q = _URL.sub(" ", q)
-    tokens = [t for t in q.split() if any(ch.isalnum() for ch in t)]
+    tokens: list[str] = []
+    for t in q.split():
+        if any(ch.isalnum() for ch in t):
+            tokens.append(t)
+        elif tokens and all(ch in "?!.,;:" for ch in t):  # "a <i>veto</i>?": the "?" stays
+            tokens[-1] += t
     while len(tokens) > 2 and len(tokens[0]) == 1 and tokens[0].isalpha() and \
             tokens[0] not in _KEEP_ALONE:
         tokens.pop(0)
@@ -138,16 +145,18 @@ _ASKING = frozenset({"what", "which", "who", "whom", "whose", "when", "where", "
                      "would", "should", "has", "have", "had"})
 
 
-def is_search(q: Query) -> bool:
-    """A few words to look up ("veto", "Kenya funding") or a question naming one or two things
-    without leaning on an earlier one ("What is the MSS?"): answered by the passages that hold
-    all of them, however little else they share with the question."""
+def is_search(q: Query) -> str | None:
+    """"keywords": a few words to look up ("veto", "Kenya funding"), answered by the passages
+    that hold all of them; "short": a question naming one or two things without leaning on an
+    earlier one ("What is the MSS?"), answered when a passage holds them, however little else
+    it shares with the question; None otherwise."""
     if not q.weights or len(q.weights) > 3 or q.asked & _VAGUE:
-        return False
+        return None
     words = q.text.split()
-    keywords = len(words) <= 4 and not q.text.endswith("?") and \
-        words[0].lower().strip("¿¡") not in _ASKING
-    return keywords or len(q.weights) <= 2
+    if len(words) <= 4 and not q.text.endswith("?") and \
+            words[0].lower().strip("¿¡") not in _ASKING:
+        return "keywords"
+    return "short" if len(q.weights) <= 2 else None
 
 
 def stage1_score(p: SearchParams, dense, sent, bm25):
@@ -166,6 +175,8 @@ def confidence_of(p: SearchParams, dense: float, ev: dict, k: int, n_terms: int)
     question), and without the share of question terms when the question names fewer than
     ``min_terms`` things: "How many officers were in it?" is not answered by any sentence
     that says "officers" (its meaning and shared phrases still count)."""
+    if "terms_named" in ev:
+        ev = {**ev, "terms": ev["terms_named"]}
     match = unit_match(p, ev, terms=n_terms >= p.min_terms, context=False)[k]
     return max(0.0, (p.w_dense * dense + p.w_match * float(match)) / (p.w_dense + p.w_match))
 
@@ -217,7 +228,8 @@ class Searcher:
         stems, _ = analyze(text)
         return Query(text=text, vec=np.asarray(qvec, dtype=np.float32).reshape(-1),
                      tokens=tokens, weights=weights, pairs=bigrams(stems),
-                     kind=question_type(text), asked=set(words(text)))
+                     kind=question_type(text), asked=set(words(text)),
+                     kind_nouns=frozenset(answer_kind_nouns(text)) & weights.keys())
 
     # -- sentences of a passage --------------------------------------------------------------
     def sentences(self, i: int) -> Sentences:
@@ -340,7 +352,10 @@ class Searcher:
         for j, (i, _, f) in enumerate(head):
             f["evidence"] = self.evidence(q, i, f["sent_scores"])
             f["match"] = unit_match(p, f["evidence"])
-            best_match = float(f["match"].max()) if len(f["match"]) else 0.0
+            m = f["match"]
+            if p.w_type and q.kind and len(m):
+                m = m + p.w_type * type_bonus(p, q, self.sentences(i), f["evidence"]["units"])
+            best_match = float(m.max()) if len(m) else 0.0
             f["time"] = float(bonus[i]) if bonus is not None else 0.0
             head[j] = (i, stage2_score(p, f["dense"], f["bm25"], best_match) + f["time"], f)
         head.sort(key=lambda r: -r[1])
@@ -411,13 +426,11 @@ class Searcher:
         if not ranked:
             return Answer(question=question, answered=False, confidence=0.0, as_of=stamp)
         conf = self.confidence(q, ranked)
-        search = mode == "hybrid" and is_search(q)
-        if search:
-            # Only passages that hold every word searched for answer a search.
-            ranked = [r for r in ranked[: k + more + 5] if self.holds_all(q, r)] + \
-                ranked[k + more + 5:]
-            if ranked and conf < threshold and self.holds_all(q, ranked[0]):
-                conf = threshold
+        search = is_search(q) if mode == "hybrid" else None
+        if search == "keywords":  # only passages that hold every word searched for
+            ranked = [r for r in ranked[: k + more + 5] if self.holds_all(q, r)]
+        if search and ranked and conf < threshold and self.holds_all(q, ranked[0]):
+            conf = threshold
         if conf < threshold or not ranked:
             return Answer(question=question, answered=False, confidence=conf, as_of=stamp)
         top_score = ranked[0][1]

@@ -34,7 +34,7 @@ DATED = {
     "undated-festival": (
         "A history of lantern festivals", None,
         "Lantern festivals in harbour towns go back centuries. The Lakeview Lantern Festival "
-        "once drew fewer than 800 visitors, most of them fishermen's families.\n\n"
+        "began as a gathering of fishermen's families.\n\n"
         "Paper lanterns were floated on the water to remember sailors lost at sea."),
 }
 
