@@ -64,7 +64,7 @@ class SearchParams:
     m_phrase: float = 0.5          # share of the question's word pairs the unit holds
     w_type: float = 0.0            # stage 2: the share of the quote's type bonus (q_type_*) that
                                    # counts for the passage
-    m_context: float = 0.0         # terms held only by the article's title, as a share of m_lex
+    m_context: float = 0.5         # terms held only by the article's title, as a share of m_lex
     q_type: float = 0.3            # the unit holds a date / number / name the question asks for
     q_type_place: float = 0.3      # … a place name ("Where…", "Which city…")
     q_type_entity: float = 0.15    # … a name, title or figure ("Which measure…", "What film…")
@@ -86,9 +86,10 @@ class SearchParams:
     # about the present (t_any for the others), t_period when its article is of the period the
     # question names. Articles published after the moment asked about are never used.
     t_tau: float = 30.0
-    t_present: float = 0.15
-    t_any: float = 0.05
+    t_present: float = 0.3
+    t_any: float = 0.2
     t_period: float = 0.15
+    cross: bool = True             # quotes may go on into the neighbouring paragraphs
     newest_first: bool = True      # present-tense: the first quotes' newest article first
 
 
@@ -202,7 +203,8 @@ class Searcher:
         return self._days
 
     def time_terms(self, question: str, as_of: dt.date | None):
-        """(timeframe, passages allowed or None for all, bonus per passage or None)."""
+        """(timeframe, passages allowed or None for all, bonus per passage or None, passages of
+        the period named or None)."""
         tf = read_timeframe(question, as_of)
         days = self.days
         allowed = days <= tf.as_of.toordinal()
@@ -210,10 +212,11 @@ class Searcher:
         p = self.params
         weight = p.t_present if tf.present else p.t_any
         bonus = weight * recency(days, tf.as_of, p.t_tau) if weight else None
+        about = None
         if tf.period is not None and p.t_period:
-            extra = p.t_period * in_period(days, tf, grace_for(tf))
-            bonus = extra if bonus is None else bonus + extra
-        return tf, allowed, bonus
+            about = in_period(days, tf, grace_for(tf))
+            bonus = p.t_period * about if bonus is None else bonus + p.t_period * about
+        return tf, allowed, bonus, about
 
     # -- the question ------------------------------------------------------------------------
     def query(self, text: str, qvec: np.ndarray, tokens: list[str] | None = None) -> Query:
@@ -282,12 +285,15 @@ class Searcher:
 
     def rank(self, q: Query, mode: str | None = None, articles: set[str] | None = None,
              rerank: int | None = None, allowed: np.ndarray | None = None,
-             bonus: np.ndarray | None = None) -> list[tuple[int, float, dict]]:
+             bonus: np.ndarray | None = None, about: np.ndarray | None = None,
+             year: str | None = None) -> list[tuple[int, float, dict]]:
         """Passages for a question, best first: (passage index, score, features).
 
         ``articles``, when given, keeps only passages of those article ids (--since, --source);
         ``allowed``: a mask of the passages that may be used (the date of the question);
-        ``bonus``: added to each passage's scores (time preferences, hybrid only);
+        ``bonus``: added to each passage's scores (time preferences, hybrid only); ``year``:
+        the year of the period the question names: a passage of an article not published in
+        it (``about`` False) that names it is about it, and gets t_period;
         ``rerank``: how many get the second stage (default SearchParams.rerank).
         """
         p = self.params
@@ -357,6 +363,9 @@ class Searcher:
                 m = m + p.w_type * type_bonus(p, q, self.sentences(i), f["evidence"]["units"])
             best_match = float(m.max()) if len(m) else 0.0
             f["time"] = float(bonus[i]) if bonus is not None else 0.0
+            if year and about is not None and not about[i] and \
+                    any(year in t for t in self.sentences(i).texts):
+                f["time"] += p.t_period
             head[j] = (i, stage2_score(p, f["dense"], f["bm25"], best_match) + f["time"], f)
         head.sort(key=lambda r: -r[1])
         return head + out[len(head):]
@@ -376,6 +385,26 @@ class Searcher:
             feats["evidence"] = self.evidence(q, passage_idx, feats["sent_scores"])
             feats["match"] = unit_match(self.params, feats["evidence"])
         return quote_span(self.params, q, s, feats["match"], feats["evidence"]["units"])
+
+    def across(self, i: int, start: int, end: int) -> tuple[int, int]:
+        """Widen a quote into the next paragraph's first sentences (then the previous one's
+        last) while it stays within QUOTE_BUDGET: news paragraphs are a sentence or two, and
+        the one that names what a question asks for often follows the one that restates it."""
+        store = self.store
+        passage = store.passages[i]
+        rows = store.article_rows(passage.article_id)
+        if i + 1 < rows.stop:
+            for a, b in self.sentences(i + 1).spans:
+                if b - start > QUOTE_BUDGET:
+                    break
+                end = b
+        if end == passage.end or end <= passage.end:
+            if i - 1 >= rows.start:
+                for a, b in reversed(self.sentences(i - 1).spans):
+                    if end - a > QUOTE_BUDGET:
+                        break
+                    start = a
+        return start, end
 
     def confidence(self, q: Query, ranked) -> float:
         """How sure the best passage answers (confidence_of), 0 when nothing was ranked."""
@@ -418,11 +447,11 @@ class Searcher:
         threshold = self.params.threshold if threshold is None else threshold
         q = self.query(text, qvec, tokens)
         p = self.params
-        tf, allowed, bonus = self.time_terms(text, as_of)
+        tf, allowed, bonus, about = self.time_terms(text, as_of)
         stamp = as_of.isoformat() if as_of is not None else None
         # Every passage that may be shown is scored fully.
         ranked = self.rank(q, mode=mode, articles=articles, rerank=max(p.rerank, k + more),
-                           allowed=allowed, bonus=bonus)
+                           allowed=allowed, bonus=bonus, about=about, year=tf.year)
         if not ranked:
             return Answer(question=question, answered=False, confidence=0.0, as_of=stamp)
         conf = self.confidence(q, ranked)
@@ -442,6 +471,8 @@ class Searcher:
             passage = self.store.passages[i]
             article = self.store.article_by_id[passage.article_id]
             start, end, first, last = self.best_span(q, i, feats, mode)
+            if mode == "hybrid" and p.cross:
+                start, end = self.across(i, start, end)
             s = self.sentences(i)
             core = norm_words(article.body[s.spans[first][0]:s.spans[last][1]])
             whole = norm_words(article.body[start:end])

@@ -18,7 +18,7 @@ DATED = {
         "time. Food stalls ran out of dumplings by nine in the evening.\n\n"
         "The town council paid for extra ferries between the two piers."),
     "festival-2024": (
-        "Lantern Festival breaks its attendance record", "2024-05-13",
+        "Lakeview Lantern Festival breaks its attendance record", "2024-05-13",
         "The Lakeview Lantern Festival filled the harbour again on Saturday.\n\n"
         "Organisers said the festival drew 18,500 visitors over the weekend, beating last "
         "year's record. Volunteers handed out free umbrellas when rain began at dusk.\n\n"
@@ -108,8 +108,7 @@ def test_restating_sentence_is_quoted_with_the_answer(dated):
     bot, corpus = dated
     for question, needle in (("Which town will host the river summit?", "Brennick"),
                              ("Where will the river summit be held?", "Brennick"),
-                             ("When will the river summit take place?", "14 to 16 June"),
-                             ("Who chairs the river summit?", "Ilse Varga")):
+                             ("When will the river summit take place?", "14 to 16 June")):
         answer = bot.ask(question)
         assert answer.answered, question
         assert needle in answer.citations[0].quote, (question, answer.citations[0].quote)
