@@ -125,8 +125,6 @@ def clean_question(question: str) -> str:
     # Control and format characters (NUL, zero-width, direction marks) carry no meaning here.
     q = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in q)
     q = " ".join(q.split())
-    if any(ch.isalnum() for ch in q):
-        q = strip_markup(q) or q
     if not q:
         raise BadQuestion("the question is empty")
     if len(q) > MAX_QUESTION_CHARS:
@@ -435,7 +433,9 @@ class Searcher:
         """Answer a question with up to ``k`` cited quotes, or not found, as of ``as_of``
         (None: now): later articles are not used (timeframe.py)."""
         q = clean_question(question)
+        # What is searched for leaves out pasted markup; the question is echoed as written.
         text = retrieval_text or q
+        text = strip_markup(text) or text
         qvec = self.embedder.encode_query(text)
         return self.answer_from(q, text, qvec, tokenize(text), k=k, more=more, mode=mode,
                                 threshold=threshold, articles=articles, as_of=as_of)
