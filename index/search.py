@@ -456,8 +456,8 @@ class Searcher:
             return Answer(question=question, answered=False, confidence=0.0, as_of=stamp)
         conf = self.confidence(q, ranked)
         search = is_search(q) if mode == "hybrid" else None
-        if search == "keywords":  # only passages that hold every word searched for
-            ranked = [r for r in ranked[: k + more + 5] if self.holds_all(q, r)]
+        if search == "keywords":  # the passages that hold every word searched for, if any do
+            ranked = [r for r in ranked[: k + more + 5] if self.holds_all(q, r)] or ranked
         if search and ranked and conf < threshold and self.holds_all(q, ranked[0]):
             conf = threshold
         if conf < threshold or not ranked:
@@ -471,8 +471,11 @@ class Searcher:
             passage = self.store.passages[i]
             article = self.store.article_by_id[passage.article_id]
             start, end, first, last = self.best_span(q, i, feats, mode)
-            if mode == "hybrid" and p.cross:
+            if mode == "hybrid" and p.cross and not cites:  # the first quote only
                 start, end = self.across(i, start, end)
+            if any(c.article.id == article.id and c.start < end and start < c.end
+                   for c in cites):  # already inside an earlier, wider quote
+                continue
             s = self.sentences(i)
             core = norm_words(article.body[s.spans[first][0]:s.spans[last][1]])
             whole = norm_words(article.body[start:end])
