@@ -36,6 +36,7 @@ _EXPORTS = {
     "IndexStore": "store.store", "read_manifest": "store.store",
     "verify_spans_and_caches": "store.cache",
     "evaluate_squad": "quality.evaluate", "evaluate_index": "quality.evaluate",
+    "evaluate_news": "quality.evaluate_news",
 }
 
 _RENAMED = {"add_articles": "ingest", "INGEST_KINDS": "KINDS"}  # public name -> the owner's name for it
@@ -47,9 +48,9 @@ __all__ = [
     "IndexError_", "IndexMismatch", "IndexMissing", "IndexStore", "IngestError", "LiveIndex",
     "SourceView", "StaleIndex", "UnknownCitation", "UsageError",
     "add_articles", "admin_chats", "article_files", "chat_ids", "describe_error", "display_url",
-    "evaluate_index", "evaluate_squad", "feeds", "find_articles", "follow_every", "follow_once",
-    "list_articles", "lookup_with_bot", "parse_interval", "read_manifest", "remove_articles",
-    "resolve", "resolve_device", "slugify", "verify_spans_and_caches",
+    "evaluate_index", "evaluate_news", "evaluate_squad", "feeds", "find_articles", "follow_every",
+    "follow_once", "list_articles", "lookup_with_bot", "parse_interval", "read_manifest",
+    "remove_articles", "resolve", "resolve_device", "slugify", "verify_spans_and_caches",
 ]
 
 
@@ -94,6 +95,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and the import graph
     from .live.builder import BackgroundBuilder
     from .live.reloader import LiveIndex, describe_error
     from .quality.evaluate import evaluate_index, evaluate_squad
+    from .quality.evaluate_news import evaluate_news
     from .search.conversation import Conversations
     from .store.cache import verify_spans_and_caches
     from .store.store import IndexStore, read_manifest

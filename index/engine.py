@@ -320,8 +320,9 @@ class Citebot:
                 if allowed is None or a.id in allowed]
 
     def ask(self, question: str, k: int = 3, as_of=None, **kw) -> Answer:
-        """Answer one question with up to ``k`` citations (within ``scope`` when it is set),
-        as of the date ``as_of`` when given (articles published later are not used)."""
+        """Answer one question with up to ``k`` citations (within ``scope`` when it is set), as
+        of the date ``as_of`` (None: now; later articles are not used, recent ones preferred
+        for questions about the present: search/timeframe.py)."""
         if kw.get("articles") is None:
             kw["articles"] = self.articles_in_scope()
         return self.searcher.ask(question, k=k, as_of=as_of, **kw)

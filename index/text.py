@@ -17,6 +17,7 @@ They differ on purpose, each for what it prepares:
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from functools import cache, lru_cache
@@ -55,7 +56,9 @@ FUNCTION_WORDS = frozenset({
 # - judging how much of a question a passage holds ("How many officers were in it?" names one
 #   thing): third person pronouns too (follow-ups find those in ANAPHORA instead);
 QUESTION_FUNCTION_WORDS = FUNCTION_WORDS | {
-    "having", "he", "she", "him", "his", "her", "hers", "its", "them", "those", "s"}
+    "having", "he", "she", "him", "his", "her", "hers", "its", "them", "those", "s",
+    # verbs of motion and having that name no event ("Where do they come from?")
+    "come", "comes", "came", "coming", "go", "goes", "went", "gone", "get", "gets", "got"}
 # - telling whether a short question names a topic of its own (follow-ups): vague verbs,
 #   quantifiers and time words as well.
 FOLLOW_UP_FUNCTION_WORDS = FUNCTION_WORDS | {
@@ -73,6 +76,30 @@ def question_text(question: str) -> str:
     # Control and format characters (NUL, zero-width, direction marks) carry no meaning here.
     q = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in q)
     return " ".join(q.split())
+
+
+_TAG = re.compile(r"</?[A-Za-z][^<>]{0,200}>|<!--.*?-->", re.S)
+_URL = re.compile(r"\b(?:https?://|www\.)\S+", re.I)
+_KEEP_ALONE = frozenset("AaI")  # one-letter words; other lone letters in front are debris
+
+
+def strip_markup(q: str) -> str:
+    """A question without what was pasted around it: HTML tags and entities, addresses, lone
+    symbols ("&", "|", "»") and a lone letter left before it by a tag ("<b>x</b> & Which…")."""
+    if "<" in q or "&" in q:
+        q = html.unescape(_TAG.sub(" ", q))
+        q = _TAG.sub(" ", q)  # tags that were written as entities
+    q = _URL.sub(" ", q)
+    tokens: list[str] = []
+    for t in q.split():
+        if any(ch.isalnum() for ch in t):
+            tokens.append(t)
+        elif tokens and all(ch in "?!.,;:" for ch in t):  # "a <i>veto</i>?": the "?" stays
+            tokens[-1] += t
+    while len(tokens) > 2 and len(tokens[0]) == 1 and tokens[0].isalpha() and \
+            tokens[0] not in _KEEP_ALONE:
+        tokens.pop(0)
+    return " ".join(tokens)
 
 
 OUTER_QUOTES = "\"'“”‘’«»„‚ \t\r\n"

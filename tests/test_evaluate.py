@@ -184,3 +184,65 @@ def test_cli_jsonl_against_the_current_index(cli_env, tmp_path):
     assert report["systems"]["citebot"]["answer_in_quote@1"] == 1.0
     assert report["calibration"]["off_topic_questions"] == 1
     assert report["calibration"]["at_threshold"]["off_topic_refused"] == 1.0
+
+
+# -- the news format (../shared/eval/news-dev/ has 1,000 real articles; these are invented) ------
+NEWS = [
+    {"title": "Ferry line to Ile-a-Vache reopens", "published": "2024-03-04",
+     "url": "https://news.example/ferry-2024", "source": "Example News",
+     "text": "The ferry line between Les Cayes and Ile-a-Vache reopened on Monday.\n\n"
+             "The operator said the new boat, the Belle Etoile, carries 120 passengers."},
+    {"title": "Ferry line to Ile-a-Vache suspended", "published": "2023-02-06",
+     "url": "https://news.example/ferry-2023", "source": "Example News",
+     "text": "The ferry line between Les Cayes and Ile-a-Vache was suspended this week.\n\n"
+             "Its only boat, the Marie Galante, needs a new engine, the operator said."},
+]
+NEWS_QUESTIONS = [
+    {"qid": "n1", "question": "What is the name of the ferry line's boat this week?",
+     "answers": ["Belle Etoile"], "question_date": "2024/03/07",
+     "article_url": "https://news.example/ferry-2024"},
+    {"qid": "n2", "question": "Which boat of the ferry line needs a new engine?",
+     "answers": ["Marie Galante"], "question_date": "2023-02-09",
+     "article_url": "https://news.example/ferry-2023"},
+]
+
+
+@pytest.fixture
+def news_dir(tmp_path):
+    d = tmp_path / "news"
+    d.mkdir()
+    (d / "corpus.jsonl").write_text("".join(json.dumps(a) + "\n" for a in NEWS), "utf-8")
+    (d / "questions.jsonl").write_text("".join(json.dumps(q) + "\n" for q in NEWS_QUESTIONS),
+                                       "utf-8")
+    return d
+
+
+def test_news_format_scored_with_and_without_as_of(news_dir, embedder, tmp_path):
+    from index.quality.evaluate_news import evaluate_news
+
+    report = evaluate_news(news_dir, corpus=tmp_path / "c", index=tmp_path / "i",
+                           embedder=embedder)
+    assert set(report["runs"]) == {"citebot", "bm25", "dense", "citebot as_of", "bm25 as_of",
+                                   "dense as_of"}
+    assert report["questions"] == 2 and report["gold_missing"] == 0
+    for run in report["runs"].values():
+        assert run["exact_offsets"] == 1.0
+        assert 0 <= run["answer_in_quote@1"] <= run["answer_in_quote@3"] <= 1
+    as_of = report["runs"]["citebot as_of"]
+    assert as_of["article_recall@1"] == 1.0 and as_of["answer_in_quote@1"] == 1.0
+    # The index is kept: a second run reuses it (no corpus.jsonl needed any more).
+    (news_dir / "corpus.jsonl").unlink()
+    again = evaluate_news(news_dir, corpus=tmp_path / "c", index=tmp_path / "i")
+    assert again["runs"]["citebot as_of"] == {**as_of, "latency_ms_p50": again["runs"][
+        "citebot as_of"]["latency_ms_p50"], "latency_ms_p95": again["runs"]["citebot as_of"][
+        "latency_ms_p95"]}
+
+
+def test_cli_news_table_and_bad_folder(news_dir, tmp_path):
+    from bot.cli import cli
+
+    result = CliRunner().invoke(cli, ["eval", "--news", str(tmp_path / "nothing")])
+    assert result.exit_code == 2 and "no questions.jsonl" in result.stderr
+    result = CliRunner().invoke(cli, ["eval", "--news", str(news_dir), "--corpus",
+                                      str(tmp_path / "c")])
+    assert result.exit_code == 2 and "both --corpus and --index" in result.stderr

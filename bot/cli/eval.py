@@ -1,4 +1,5 @@
-"""`citebot eval`: measure answer quality on SQuAD-format data or on questions of your own."""
+"""`citebot eval`: measure answer quality on SQuAD-format data, on real news (the news-dev
+format) or on questions of your own."""
 
 from __future__ import annotations
 
@@ -75,12 +76,39 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
+_NEWS_ROWS = (("article_recall@1", "article recall@1"), ("answer_in_quote@1", "answer-in-quote@1"),
+              ("answer_in_quote@3", "answer-in-quote@3"), ("answered", "answered"),
+              ("exact_offsets", "exact offsets"), ("latency_ms_p50", "latency p50 (ms)"),
+              ("latency_ms_p95", "latency p95 (ms)"))
+
+
+def format_news_report(report: dict) -> str:
+    """The news report as a Markdown table: one column per system, without and with as_of."""
+    names = list(report["runs"])
+    lines = [f"{report['data']}: {report['articles']} articles, {report['passages']} passages, "
+             f"{report['questions']} questions, k={report['k']} (as_of: each question asked as "
+             f"of its quiz date)", "",
+             "| | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for key, label in _NEWS_ROWS:
+        lines.append(f"| {label} | " + " | ".join(_cell(key, report["runs"][n][key])
+                                                  for n in names) + " |")
+    if report.get("gold_missing"):
+        lines.append(f"{report['gold_missing']} questions' gold articles are not in the index")
+    return "\n".join(lines)
+
+
 @click.command(name="eval")
 @click.option("--squad", "squad", type=click.Path(dir_okay=False),
               help="SQuAD-format file: its articles are indexed in a temporary folder.")
 @click.option("--jsonl", "jsonl", type=click.Path(dir_okay=False),
               help='JSON Lines of {"question", "answers": [...]} asked of the current index '
                    '(an empty answer list means the answer should be "not found").')
+@click.option("--news", "news", type=click.Path(file_okay=False),
+              help="Folder of the news format (corpus.jsonl, questions.jsonl): asked of the "
+                   "index at --corpus/--index (built there from corpus.jsonl when the corpus "
+                   "folder is empty), or of a temporary one; each question also as of its date.")
+@click.option("--details", type=click.File("w", encoding="utf-8"),
+              help="With --news: write one JSON line per question and system (to read misses).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.option("-k", "k", default=3, show_default=True, type=click.IntRange(1, 10),
               help="Quotes per answer, as for `citebot ask`.")
@@ -88,18 +116,30 @@ def format_report(report: dict) -> str:
 @click.option("--tune", is_flag=True,
               help="Also search the ranking weights, leaving one article out (SQuAD; minutes).")
 @index_options
-def eval_cmd(squad, jsonl, as_json, k, threshold, tune, corpus, index_dir, model):
+def eval_cmd(squad, jsonl, news, details, as_json, k, threshold, tune, corpus, index_dir,
+             model):
     """Measure answers: recall, answer-in-quote, "not found" and latency, against baselines."""
     from index import evaluate_index, evaluate_squad
 
-    if bool(squad) == bool(jsonl):
-        raise UsageError("give one of --squad FILE or --jsonl FILE",
-                         fix="citebot eval --squad dev.json, or --jsonl mine.jsonl")
+    if sum(bool(x) for x in (squad, jsonl, news)) != 1:
+        raise UsageError("give one of --squad FILE, --jsonl FILE or --news FOLDER",
+                         fix="citebot eval --squad dev.json, --jsonl mine.jsonl, "
+                             "or --news ../shared/eval/news-dev/")
     if tune and not squad:
         raise UsageError("--tune needs --squad (articles to leave out)")
     def say(m):
         click.echo(f"citebot: {m}", err=True)
 
+    if details and not news:
+        raise UsageError("--details goes with --news")
+    if news:
+        from index import evaluate_news
+
+        report = evaluate_news(news, corpus=corpus, index=index_dir, k=k, model=model,
+                               threshold=threshold, progress=say, details=details)
+        click.echo(json.dumps(report, ensure_ascii=False) if as_json
+                   else format_news_report(report))
+        return
     if squad:
         report = evaluate_squad(squad, k=k, threshold=threshold, model=model,
                                          progress=say, tune=tune)

@@ -61,7 +61,15 @@ _NUMBER = re.compile(r"\d[\d,.]*%?|\b(one|two|three|four|five|six|seven|eight|ni
                      r"twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen|"
                      r"half)\b", re.I)
 _NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w'’-]+")
-_TYPE_PATTERNS = {"when": _WHEN, "number": _NUMBER, "name": _NAME}
+# What a "which / what <noun>" question wants when the noun is no date, number or place: a
+# named thing (capitalised words), a title in quotes, or a figure.
+_ENTITY = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w'’-]+|[“\"‘][^”\"’]{2,80}[”\"’]|\d[\d,.]*")
+_TYPE_PATTERNS = {"when": _WHEN, "number": _NUMBER, "name": _NAME, "place": _NAME,
+                  "entity": _ENTITY}
+_PLACE_NOUNS = ("city|cities|country|countries|state|states|town|towns|nation|nations|region|"
+                "regions|county|province|island|islands|airport|university|college|school|"
+                "stadium|venue|continent|capital|location|place|places|port|river|sea|ocean|"
+                "border|neighborhood|district")
 
 
 def question_type(question: str) -> str | None:
@@ -75,6 +83,11 @@ def question_type(question: str) -> str | None:
         return "number"
     if re.search(r"\b(who|whom|whose)\b", q):
         return "name"
+    if re.search(rf"\bwhere\b|\b(?:which|what)\s+(?:\w+\s+)?(?:{_PLACE_NOUNS})\b", q):
+        return "place"
+    if re.search(r"\b(?:which|what)\s+(?!is\b|was\b|are\b|were\b|does\b|did\b|do\b|has\b|"
+                 r"have\b|had\b|will\b|would\b|can\b|could\b|should\b|of\b|about\b)\w+", q):
+        return "entity"
     return None
 
 
@@ -86,6 +99,19 @@ def type_match(kind: str | None, sentence: str, asked: set[str] = frozenset()) -
         return 0.0
     return 1.0 if any(m.group(0).lower().strip(".,") not in asked
                       for m in pattern.finditer(sentence)) else 0.0
+
+
+def answer_kind_nouns(question: str) -> set[str]:
+    """Stems of the word after "what" / "which" ("Which city…", "What percentage…"): the kind of
+    thing asked for, which the answering sentence names instead of repeating."""
+    ws = words(question)
+    stop = stopwords()
+    out = set()
+    for j, w in enumerate(ws[:-1]):
+        if w in ("what", "which") and ws[j + 1] not in stop and \
+                ws[j + 1] not in QUESTION_FUNCTION_WORDS:
+            out.add(_stemmer().stemWord(ws[j + 1]))
+    return out
 
 
 def near_duplicate(a: tuple[str, ...], b: tuple[str, ...]) -> bool:

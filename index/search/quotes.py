@@ -39,12 +39,14 @@ class Query:
     pairs: set[tuple[str, str]]     # adjacent stems, stop words included
     kind: str | None
     asked: set[str]                 # lower-cased words of the question
+    kind_nouns: frozenset[str] = frozenset()  # "Which city…": stems naming the kind of answer
 
 
-def coverage(q: Query, terms) -> float:
-    """The share of the question's term weight that ``terms`` hold."""
-    total = sum(q.weights.values())
-    return sum(w for t, w in q.weights.items() if t in terms) / total if total else 0.0
+def coverage(q: Query, terms, skip: frozenset[str] = frozenset()) -> float:
+    """The share of the question's term weight that ``terms`` hold (``skip``: terms left out)."""
+    total = sum(w for t, w in q.weights.items() if t not in skip)
+    return sum(w for t, w in q.weights.items() if t in terms and t not in skip) / total \
+        if total else 0.0
 
 
 @dataclass
@@ -66,6 +68,7 @@ class Sentences:
     pair_start: list[int | None]
     ante_content: list[frozenset[str]]
     ante_pairs: list[set[tuple[str, str]]]
+    context_terms: frozenset[str] = frozenset()  # content stems of its title and heading
 
 
 def _clause_start(text: str, start: int, end: int) -> int | None:
@@ -80,8 +83,9 @@ def _clause_start(text: str, start: int, end: int) -> int | None:
     return None
 
 
-def analyse_passage(body: str, spans: list[tuple[int, int]]) -> Sentences:
-    """Tokenize a passage's sentences."""
+def analyse_passage(body: str, spans: list[tuple[int, int]], context: str = "") -> Sentences:
+    """Tokenize a passage's sentences; ``context``: its article's title and its heading, whose
+    terms count for its sentences at m_context (news names its subject in the title)."""
     texts = [body[s:e] for s, e in spans]
     analysed = [analyze(t) for t in texts]
     leans = [_LEANS_BACK.match(t) for t in texts]
@@ -100,11 +104,13 @@ def analyse_passage(body: str, spans: list[tuple[int, int]]) -> Sentences:
         else:
             ante.append(analysed[k - 1] if start == spans[k - 1][0]
                         else analyze(body[start:spans[k - 1][1]]))
+    context_terms = analyze(context)[1] if context else frozenset()
     return Sentences(spans=list(spans), texts=texts, content=[c for _, c in analysed],
                      pairs=[bigrams(s) for s, _ in analysed],
                      lean_content=[c for _, c in rest], lean_pairs=[bigrams(s) for s, _ in rest],
                      pair_start=pair_start, ante_content=[c for _, c in ante],
-                     ante_pairs=[bigrams(s) for s, _ in ante])
+                     ante_pairs=[bigrams(s) for s, _ in ante],
+                     context_terms=context_terms)
 
 
 def evidence(q: Query, s: Sentences, cos: np.ndarray, vectors: np.ndarray) -> dict:
@@ -113,7 +119,8 @@ def evidence(q: Query, s: Sentences, cos: np.ndarray, vectors: np.ndarray) -> di
     question's word pairs. ``cos``: the sentences' cosines; ``vectors``: their vectors."""
     n_pairs = max(1, len(q.pairs))
     m = len(s.texts)
-    ev = {"units": [], "cos": np.zeros(m), "terms": np.zeros(m), "pairs": np.zeros(m)}
+    ev = {"units": [], "cos": np.zeros(m), "terms": np.zeros(m), "pairs": np.zeros(m),
+          "context": np.zeros(m)}
     for k in range(m):
         first = k - 1 if s.pair_start[k] is not None else k
         c = float(cos[k])
@@ -126,24 +133,39 @@ def evidence(q: Query, s: Sentences, cos: np.ndarray, vectors: np.ndarray) -> di
         ev["units"].append((first, k))
         ev["cos"][k] = c
         ev["terms"][k] = coverage(q, terms)
+        if q.kind_nouns:  # for "not found": the answer names the city, not "city"
+            ev.setdefault("terms_named", np.zeros(m))[k] = coverage(q, terms, q.kind_nouns)
+        # News prose names its subject in the title and says "the festival" after that.
+        ev["context"][k] = coverage(q, s.context_terms - terms)
         ev["pairs"][k] = len(q.pairs & pairs) / n_pairs
     return ev
 
 
-def unit_match(p, ev: dict, terms: bool = True) -> np.ndarray:
+def unit_match(p, ev: dict, terms: bool = True, context: bool = True) -> np.ndarray:
     """How well each unit matches the question (``p``: SearchParams); ``terms=False`` leaves
-    the share of question terms out."""
-    return ev["cos"] + (p.m_lex * ev["terms"] if terms else 0.0) + p.m_phrase * ev["pairs"]
+    the share of question terms out, ``context=False`` the terms only the title holds."""
+    lex = p.m_lex * ev["terms"] if terms else 0.0
+    if terms and context and p.m_context:
+        lex = lex + p.m_lex * p.m_context * ev["context"]
+    return ev["cos"] + lex + p.m_phrase * ev["pairs"]
+
+
+def type_bonus(p, q: Query, s: Sentences, units: list[tuple[int, int]]) -> np.ndarray:
+    """Per unit: the weight of the question's kind when the unit holds a date / number / name /
+    place it asks for and does not already hold ("Which city…" wants a city named)."""
+    out = np.zeros(len(units))
+    if q.kind:
+        weight = getattr(p, f"q_type_{q.kind}", p.q_type)
+        for k, (a, b) in enumerate(units):
+            out[k] = weight * type_match(q.kind, " ".join(s.texts[a:b + 1]), q.asked)
+    return out
 
 
 def quote_span(p, q: Query, s: Sentences, match: np.ndarray,
                units: list[tuple[int, int]]) -> tuple[int, int, int, int]:
     """(start, end, first, last sentence of the core unit) of a passage's quote."""
     spans = s.spans
-    pick = match.copy()
-    if q.kind:
-        for k, (a, b) in enumerate(units):
-            pick[k] += p.q_type * type_match(q.kind, " ".join(s.texts[a:b + 1]), q.asked)
+    pick = match + type_bonus(p, q, s, units)
     k = int(np.argmax(pick))
     # A leaning sentence with only the end of its antecedent must add clearly to what the
     # whole antecedent says alone; otherwise the antecedent is the quote.

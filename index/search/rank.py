@@ -13,6 +13,7 @@ Quotes are chosen in quotes.py; near-duplicate quotes of other articles become "
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -22,9 +23,10 @@ import numpy as np
 from ..answer import Answer, ArticleRef, Citation
 from ..errors import BadQuestion, UsageError
 from ..store.store import IndexStore
-from ..text import norm_words, question_text, words
+from ..text import norm_words, question_text, strip_markup, words
 from .lexical import (
     analyze,
+    answer_kind_nouns,
     bigrams,
     idf,
     near_duplicate,
@@ -33,14 +35,17 @@ from .lexical import (
     tokenize,
 )
 from .quotes import (
+    QUOTE_BUDGET,
     Query,
     Sentences,
     analyse_passage,
     coverage,
     evidence,
     quote_span,
+    type_bonus,
     unit_match,
 )
+from .timeframe import TimeTerms, passage_days, read_timeframe, to_date
 
 MAX_QUESTION_CHARS = 1000
 _ANALYSIS_CACHE = 4096  # passages whose sentences stay tokenized between questions
@@ -72,9 +77,16 @@ class SearchParams:
     w_match: float = 0.60          # best unit match: cosine + m_lex * terms + m_phrase * pairs
     m_lex: float = 1.0             # share of the question's idf weight the unit holds
     m_phrase: float = 0.5          # share of the question's word pairs the unit holds
+    w_type: float = 0.0            # stage 2: the share of the quote's type bonus (q_type_*) that
+                                   # counts for the passage
+    m_context: float = 0.5         # terms held only by the article's title, as a share of m_lex
     q_type: float = 0.3            # the unit holds a date / number / name the question asks for
+    q_type_place: float = 0.3      # … a place name ("Where…", "Which city…")
+    q_type_entity: float = 0.15    # … a name, title or figure ("Which measure…", "What film…")
     grow: bool = True              # widen the quote with matching neighbours within the budget:
                                    # answer-in-quote@1 0.85 -> 0.89
+    wh_noun: float = 1.0           # weight share of the noun after what/which ("Which city…"):
+                                   # it names the kind of answer, which the answer replaces
     pair_margin: float = 0.2       # a leaning sentence quoted with only the end of the one before
                                    # must beat that whole sentence alone by this much
     # "Not found" (confidence_of): `citebot eval` prints the calibrated threshold. SQuAD subset:
@@ -84,6 +96,16 @@ class SearchParams:
     min_terms: int = 2             # question terms for the term share to count
     threshold: float = 0.54
     relative_cut: float = 0.80     # further citations need this share of the first one's score
+    # Time (timeframe.py), measured on news (`citebot eval --news`): a bonus added to both
+    # stages' scores, t_* times a passage's recency 1 / (1 + age / t_tau days) for questions
+    # about the present (t_any for the others), t_period when its article is of the period the
+    # question names. Articles published after the moment asked about are never used.
+    t_tau: float = 30.0
+    t_present: float = 0.3
+    t_any: float = 0.2
+    t_period: float = 0.15
+    cross: bool = True             # quotes may go on into the neighbouring paragraphs
+    newest_first: bool = True      # present-tense: the first quotes' newest article first
 
 
 def clean_question(question: str) -> str:
@@ -99,6 +121,29 @@ def clean_question(question: str) -> str:
     if not any(ch.isalnum() for ch in q):
         raise BadQuestion("the question has no words to search for")
     return q
+
+
+# A short question with one of these leans on an earlier one ("How many were in it?"): its
+# few words are no search of their own.
+_VAGUE = frozenset({"it", "its", "they", "them", "their", "he", "she", "him", "his", "her",
+                    "this", "that", "these", "those", "there", "one"})
+_ASKING = frozenset({"what", "which", "who", "whom", "whose", "when", "where", "why", "how",
+                     "is", "are", "was", "were", "do", "does", "did", "can", "could", "will",
+                     "would", "should", "has", "have", "had"})
+
+
+def is_search(q: Query) -> str | None:
+    """"keywords": a few words to look up ("veto", "Kenya funding"), answered by the passages
+    that hold all of them; "short": a question naming one or two things without leaning on an
+    earlier one ("What is the MSS?"), answered when a passage holds them, however little else
+    it shares with the question; None otherwise."""
+    if not q.weights or len(q.weights) > 3 or q.asked & _VAGUE:
+        return None
+    words = q.text.split()
+    if len(words) <= 4 and not q.text.endswith("?") and \
+            words[0].lower().strip("¿¡") not in _ASKING:
+        return "keywords"
+    return "short" if len(q.weights) <= 2 else None
 
 
 def stage1_score(p: SearchParams, dense, sent, bm25):
@@ -117,7 +162,9 @@ def confidence_of(p: SearchParams, dense: float, ev: dict, k: int, n_terms: int)
     question), and without the share of question terms when the question names fewer than
     ``min_terms`` things: "How many officers were in it?" is not answered by any sentence
     that says "officers" (its meaning and shared phrases still count)."""
-    match = unit_match(p, ev, terms=n_terms >= p.min_terms)[k]
+    if "terms_named" in ev:
+        ev = {**ev, "terms": ev["terms_named"]}
+    match = unit_match(p, ev, terms=n_terms >= p.min_terms, context=False)[k]
     return max(0.0, (p.w_dense * dense + p.w_match * float(match)) / (p.w_dense + p.w_match))
 
 
@@ -132,12 +179,38 @@ class Searcher:
         self._analysis: OrderedDict[int, Sentences] = OrderedDict()
         self._analysis_lock = threading.Lock()
         self._filter = None  # (article id set, its passage rows, their mask): see _rows_of
+        self._days: np.ndarray | None = None  # passages' publication days (timeframe.py)
+        self._last_day = -1
+        self._cutoff = None  # (article id set, day, passage rows, mask): see _allowed_rows
 
     def with_params(self, params: SearchParams) -> Searcher:
         """The same index and embedder with other params, sharing the sentence analyses."""
         other = Searcher(self.store, self.embedder, params)
         other._analysis, other._analysis_lock = self._analysis, self._analysis_lock
+        other._days, other._last_day = self._days, self._last_day
         return other
+
+    # -- time --------------------------------------------------------------------------------
+    @property
+    def days(self) -> np.ndarray:
+        """Each passage's publication day ordinal (-1: undated), computed once per index from
+        its articles' dates (not per passage)."""
+        if self._days is None:
+            days = passage_days(self.store)
+            self._last_day = int(days.max()) if len(days) else -1
+            self._days = days
+        return self._days
+
+    def time_terms(self, question: str, as_of: dt.date | None) -> TimeTerms:
+        """What the question's time asks of the ranking (timeframe.TimeTerms): the last day
+        usable and the bonuses, computed for the candidates only."""
+        tf = read_timeframe(question, as_of)
+        p = self.params
+        days = self.days
+        day = tf.as_of.toordinal()
+        return TimeTerms(tf, days, cutoff=day if self._last_day > day else None,
+                         weight=p.t_present if tf.present else p.t_any, tau=p.t_tau,
+                         period=p.t_period)
 
     # -- the question ------------------------------------------------------------------------
     def query(self, text: str, qvec: np.ndarray, tokens: list[str] | None = None) -> Query:
@@ -145,10 +218,15 @@ class Searcher:
         tokens = tokenize(text) if tokens is None else tokens
         df = self.store.doc_freq
         weights = {t: idf(df.get(t, 0), self.n_docs) for t in question_terms(tokens)}
+        if self.params.wh_noun != 1.0:
+            for t in answer_kind_nouns(text):
+                if t in weights:
+                    weights[t] *= self.params.wh_noun
         stems, _ = analyze(text)
         return Query(text=text, vec=np.asarray(qvec, dtype=np.float32).reshape(-1),
                      tokens=tokens, weights=weights, pairs=bigrams(stems),
-                     kind=question_type(text), asked=set(words(text)))
+                     kind=question_type(text), asked=set(words(text)),
+                     kind_nouns=frozenset(answer_kind_nouns(text)) & weights.keys())
 
     # -- sentences of a passage --------------------------------------------------------------
     def sentences(self, i: int) -> Sentences:
@@ -161,7 +239,8 @@ class Searcher:
                 return got
         passage = self.store.passages[i]
         article = self.store.article_by_id[passage.article_id]
-        got = analyse_passage(article.body, passage.sentences)
+        got = analyse_passage(article.body, passage.sentences,
+                              f"{article.title} {passage.heading or ''}")
         with self._analysis_lock:
             self._analysis[i] = got
             if len(self._analysis) > _ANALYSIS_CACHE:
@@ -191,20 +270,23 @@ class Searcher:
         return cos, starts, counts, best
 
     def rank(self, q: Query, mode: str | None = None, articles: set[str] | None = None,
-             rerank: int | None = None) -> list[tuple[int, float, dict]]:
+             rerank: int | None = None,
+             time: TimeTerms | None = None) -> list[tuple[int, float, dict]]:
         """Passages for a question, best first: (passage index, score, features).
 
         ``articles``, when given, keeps only passages of those article ids (--since, --source);
+        ``time``: the question's time (time_terms): passages of articles published after its
+        day are not searched, and its bonus is added to the candidates' scores (hybrid only);
+        a passage of an article not published in the period the question names that names
+        the period's year is about it, and gets t_period;
         ``rerank``: how many get the second stage (default SearchParams.rerank).
         """
         p = self.params
         mode = mode or p.mode
         n = len(self.store.passages)
-        # With a filter, only the allowed passages are searched (by their table rows).
-        rows = allowed = None
-        if articles is not None:
-            rows, allowed = self._rows_of(articles)
-        dense_idx, dense_sc = self.store.dense_search(q.vec, min(n, p.candidates), rows=rows)
+        rows, allowed = self._allowed_rows(articles, time.cutoff if time else None)
+        bonus = time.bonus if time is not None and mode == "hybrid" else None
+        dense_idx, dense_sc = self._dense(q.vec, min(n, p.candidates), rows, allowed)
         dense = dict(zip(dense_idx.tolist(), dense_sc.tolist()))
         if mode != "dense" and q.tokens:
             hits, hit_sc, dense_bm = self.store.bm25_top(q.tokens, p.candidates,
@@ -237,6 +319,8 @@ class Searcher:
             score = bm_c
         else:
             score = stage1_score(p, d, best, bn)
+            if bonus is not None:
+                score = score + bonus(cand_arr)
         feats = [{"dense": float(d[j]), "sent": float(best[j]), "bm25": float(bn[j]),
                   "bm25_raw": float(bm_c[j]),
                   "sent_scores": cos[starts[j]:starts[j] + counts[j]]} for j in range(len(cand))]
@@ -246,13 +330,56 @@ class Searcher:
             return out
         # Stage 2: the best few again, with what their sentences say.
         head = out[: max(1, rerank or p.rerank)]
+        year = time.tf.year if time is not None and time.period else None
+        if bonus is not None:
+            head_bonus = bonus(np.asarray([i for i, _, _ in head], dtype=np.int64))
+        if year:
+            about = time.about(np.asarray([i for i, _, _ in head], dtype=np.int64))
         for j, (i, _, f) in enumerate(head):
             f["evidence"] = self.evidence(q, i, f["sent_scores"])
             f["match"] = unit_match(p, f["evidence"])
-            best_match = float(f["match"].max()) if len(f["match"]) else 0.0
-            head[j] = (i, stage2_score(p, f["dense"], f["bm25"], best_match), f)
+            m = f["match"]
+            if p.w_type and q.kind and len(m):
+                m = m + p.w_type * type_bonus(p, q, self.sentences(i), f["evidence"]["units"])
+            best_match = float(m.max()) if len(m) else 0.0
+            f["time"] = float(head_bonus[j]) if bonus is not None else 0.0
+            if year and not about[j] and \
+                    any(year in t for t in self.sentences(i).texts):
+                f["time"] += p.t_period
+            head[j] = (i, stage2_score(p, f["dense"], f["bm25"], best_match) + f["time"], f)
         head.sort(key=lambda r: -r[1])
         return head + out[len(head):]
+
+    def _dense(self, qvec, k: int, rows, allowed):
+        """The k nearest allowed passages. When most passages are allowed (as of a recent
+        date), the unfiltered search 4k deep holds them: a FAISS selector over most of the
+        index costs more than it saves (news dev as_of p50 31.6 -> 14.7 ms, consecutive
+        runs on the shared machine)."""
+        if rows is not None and 2 * len(rows) > len(allowed):
+            idx, sc = self.store.dense_search(qvec, min(len(allowed), 4 * k))
+            keep = allowed[idx]
+            if keep.sum() >= k:
+                return idx[keep][:k], sc[keep][:k]
+        return self.store.dense_search(qvec, k, rows=rows)
+
+    def _allowed_rows(self, articles: set[str] | None, cutoff: int | None):
+        """The passage rows that may be used and their mask, or (None, None) for all: those of
+        ``articles`` (None: any) published by day ordinal ``cutoff`` (None: any), undated ones
+        too. The last answer is kept: a session or an eval run asks with the same ones."""
+        if articles is None and cutoff is None:
+            return None, None
+        cached = self._cutoff
+        if cached is not None and cached[0] is articles and cached[1] == cutoff:
+            return cached[2], cached[3]
+        allowed = self.days <= cutoff if cutoff is not None else None
+        if articles is not None:
+            rows, by_article = self._rows_of(articles)
+            if allowed is None:
+                return rows, by_article
+            allowed = allowed & by_article
+        rows = np.flatnonzero(allowed)
+        self._cutoff = (articles, cutoff, rows, allowed)
+        return rows, allowed
 
     def _rows_of(self, articles: set[str]) -> tuple[np.ndarray, np.ndarray]:
         """The passage rows of these articles and their mask (the last set's kept: a session's
@@ -282,6 +409,26 @@ class Searcher:
             feats["match"] = unit_match(self.params, feats["evidence"])
         return quote_span(self.params, q, s, feats["match"], feats["evidence"]["units"])
 
+    def across(self, i: int, start: int, end: int) -> tuple[int, int]:
+        """Widen a quote into the next paragraph's first sentences (then the previous one's
+        last) while it stays within QUOTE_BUDGET: news paragraphs are a sentence or two, and
+        the one that names what a question asks for often follows the one that restates it."""
+        store = self.store
+        passage = store.passages[i]
+        rows = store.article_rows(passage.article_id)
+        if i + 1 < rows.stop:
+            for _a, b in self.sentences(i + 1).spans:
+                if b - start > QUOTE_BUDGET:
+                    break
+                end = b
+        if end == passage.end or end <= passage.end:
+            if i - 1 >= rows.start:
+                for a, _b in reversed(self.sentences(i - 1).spans):
+                    if end - a > QUOTE_BUDGET:
+                        break
+                    start = a
+        return start, end
+
     def confidence(self, q: Query, ranked) -> float:
         """How sure the best passage answers (confidence_of), 0 when nothing was ranked."""
         if not ranked:
@@ -295,6 +442,15 @@ class Searcher:
         return confidence_of(self.params, f["dense"], f["evidence"], int(np.argmax(f["match"])),
                              len(q.weights))
 
+    def holds_all(self, q: Query, ranked_row) -> bool:
+        """Does the passage's best unit hold every term of the question?"""
+        i, _, f = ranked_row
+        if "evidence" not in f:
+            f["evidence"] = self.evidence(q, i, f["sent_scores"])
+            f["match"] = unit_match(self.params, f["evidence"])
+        terms = f["evidence"]["terms"]
+        return bool(len(terms)) and float(terms.max()) >= 1.0 - 1e-9
+
     # -- the answer --------------------------------------------------------------------------
     def ask(self, question: str, k: int = 3, more: int = 7, mode: str | None = None,
             retrieval_text: str | None = None, threshold: float | None = None,
@@ -302,48 +458,41 @@ class Searcher:
         """Answer a question with up to ``k`` cited quotes, or not found (as of ``as_of``:
         articles published after that date are not used)."""
         q = clean_question(question)
+        # What is searched for leaves out pasted markup; the question is echoed as written.
         text = retrieval_text or q
+        text = strip_markup(text) or text
         qvec = self.embedder.encode_query(text)
         return self.answer_from(q, text, qvec, tokenize(text), k=k, more=more, mode=mode,
                                 threshold=threshold, articles=articles, as_of=as_of)
 
-    def published_by(self, day: str) -> set[str]:
-        """Ids of the articles published on or before ``day`` (YYYY-MM-DD), undated ones too."""
-        from ..ingest.draft import normalize_date
-
-        if getattr(self, "_dates", None) is None:  # read once per loaded index
-            self._dates = {a.id: normalize_date(a.published) for a in self.store.articles}
-        return {i for i, d in self._dates.items() if d is None or d <= day}
-
     def answer_from(self, question, text, qvec, tokens, k=3, more=7, mode=None,
                     threshold=None, articles=None, as_of=None) -> Answer:
         """The answer for an embedded, tokenized question (eval reuses the vectors)."""
+        day = None
         if as_of is not None:  # later articles are left out like --since/--source ones
-            from ..ingest.draft import normalize_date
-
-            day = normalize_date(as_of)
+            day = to_date(as_of)
             if day is None:
                 raise UsageError(f"not a date: {as_of!r}", fix="use YYYY-MM-DD")
-            allowed = self.published_by(day)
-            if len(allowed) == len(self._dates):
-                allowed = None  # every article counts: no filter (and no deeper search)
-            if articles is not None:
-                allowed = set(articles) if allowed is None else allowed & set(articles)
-            answer = self.answer_from(question, text, qvec, tokens, k=k, more=more, mode=mode,
-                                      threshold=threshold, articles=allowed)
-            answer.as_of = day
-            return answer
         mode = mode or self.params.mode
         threshold = self.params.threshold if threshold is None else threshold
         q = self.query(text, qvec, tokens)
         p = self.params
+        time = self.time_terms(text, day)
+        tf = time.tf
+        stamp = day.isoformat() if day is not None else None
         # Every passage that may be shown is scored fully.
-        ranked = self.rank(q, mode=mode, articles=articles, rerank=max(p.rerank, k + more))
+        ranked = self.rank(q, mode=mode, articles=articles, rerank=max(p.rerank, k + more),
+                           time=time)
         if not ranked:
-            return Answer(question=question, answered=False, confidence=0.0)
+            return Answer(question=question, answered=False, confidence=0.0, as_of=stamp)
         conf = self.confidence(q, ranked)
-        if conf < threshold:
-            return Answer(question=question, answered=False, confidence=conf)
+        search = is_search(q) if mode == "hybrid" else None
+        if search == "keywords":  # the passages that hold every word searched for, if any do
+            ranked = [r for r in ranked[: k + more + 5] if self.holds_all(q, r)] or ranked
+        if search and ranked and conf < threshold and self.holds_all(q, ranked[0]):
+            conf = threshold
+        if conf < threshold or not ranked:
+            return Answer(question=question, answered=False, confidence=conf, as_of=stamp)
         top_score = ranked[0][1]
         shown: list[tuple[tuple[str, ...], tuple[str, ...], Citation]] = []
         cites: list[Citation] = []
@@ -353,6 +502,11 @@ class Searcher:
             passage = self.store.passages[i]
             article = self.store.article_by_id[passage.article_id]
             start, end, first, last = self.best_span(q, i, feats, mode)
+            if mode == "hybrid" and p.cross and not cites:  # the first quote only
+                start, end = self.across(i, start, end)
+            if any(c.article.id == article.id and c.start < end and start < c.end
+                   for c in cites):  # already inside an earlier, wider quote
+                continue
             s = self.sentences(i)
             core = norm_words(article.body[s.spans[first][0]:s.spans[last][1]])
             whole = norm_words(article.body[start:end])
@@ -370,5 +524,9 @@ class Searcher:
         main = [c for j, c in enumerate(cites[:k])
                 if j == 0 or mode != "hybrid" or c.score >= p.relative_cut * top_score]
         rest = [c for c in cites if c not in main]
+        if tf.present and p.newest_first and mode == "hybrid":
+            # "What is the latest…": of the first quotes, the newest article's comes first
+            # (stable: same-day or undated ones keep their order; undated count as oldest).
+            main.sort(key=lambda c: c.article.published or "", reverse=True)
         return Answer(question=question, answered=True, citations=main, more=rest,
-                      confidence=conf)
+                      confidence=conf, as_of=stamp)
