@@ -17,4 +17,10 @@ def main():
     signal.signal(signal.SIGINT, _interrupted_while_starting)
     from .cli import main as cli_main
 
-    cli_main()
+    try:
+        cli_main()
+    finally:
+        # The command is over (what it wrote is in place or rolled back): a Ctrl-C now aborts
+        # nothing, and must not kill the exiting interpreter (status -2). An ignored SIGINT
+        # stays ignored through Python's finalization; the default handler would not.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
