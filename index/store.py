@@ -121,7 +121,12 @@ class BuildData:
 
 
 def choose_index_type(n_passages: int) -> str:
-    """Exact search while it is fast (FLAT_MAX), HNSW above."""
+    """Exact search while it is fast (FLAT_MAX), HNSW above, the compressed archive index
+    (archive.py) above archive.ARCHIVE_ABOVE."""
+    from .archive import ARCHIVE, ARCHIVE_ABOVE
+
+    if n_passages > ARCHIVE_ABOVE:
+        return ARCHIVE
     return "flat" if n_passages <= FLAT_MAX else "hnsw"
 
 
@@ -129,9 +134,15 @@ def faiss_index_for(vectors: np.ndarray, index_type: str | None = None):
     """A FAISS inner-product index over ``vectors``: (index, description for the manifest)."""
     import faiss
 
+    index_type = index_type or choose_index_type(len(vectors))
+    if index_type == "archive":  # trained on a sample, filled in chunks: no float32 copy
+        from . import archive
+
+        info = archive.params_for(len(vectors), vectors.shape[1])
+        index = archive.build(vectors, info) if len(vectors) else None
+        return index, {"index_type": index_type, "faiss": info}
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     dim = vectors.shape[1]
-    index_type = index_type or choose_index_type(len(vectors))
     if index_type == "flat":
         index, info = faiss.IndexFlatIP(dim), {}
     elif index_type == "hnsw":
@@ -161,9 +172,18 @@ def write_generation(index_dir: Path, data: BuildData) -> dict:
     tmp_dir.mkdir()
     try:
         index, info = faiss_index_for(data.passage_vectors, data.index_type)
+        if index is None:
+            raise ValueError("an archive index needs at least one passage")
         faiss.write_index(index, str(tmp_dir / "faiss.index"))
         del index
-        np.save(tmp_dir / "sentences.npy", np.asarray(data.sentence_vectors, dtype=np.float32))
+        # The archive index keeps exact vectors on disk as float16 (archive.py), sentences too.
+        archived = info["index_type"] == "archive"
+        if archived:
+            from .archive import write_vectors
+
+            write_vectors(tmp_dir / info["faiss"]["vectors"], data.passage_vectors)
+        np.save(tmp_dir / "sentences.npy", np.asarray(
+            data.sentence_vectors, dtype=np.float16 if archived else np.float32))
         write_table(tmp_dir, data.articles, data.passages)
         data.bm25.save(str(tmp_dir / "bm25"))
         for rel, src in data.extra_files.items():
@@ -287,9 +307,16 @@ class IndexStore:
             # Memory-mapped vectors: opening is instant whatever the size; pages load on use.
             self.faiss = faiss.read_index(str(self.gen_dir / "faiss.index"),
                                           faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+            self.exact = None  # archive indexes: the exact vectors, memory-mapped
             if self.manifest.get("index_type") == "hnsw":
                 self.faiss.hnsw.efSearch = int((self.manifest.get("faiss") or {}).get(
                     "efSearch", HNSW["efSearch"]))
+            elif self.manifest.get("index_type") == "archive":
+                from .archive import configure
+
+                configure(self.faiss, self.manifest["faiss"])
+                self.exact = np.load(self.gen_dir / self.manifest["faiss"]["vectors"],
+                                     mmap_mode="r")
             self.sentence_vectors = np.load(self.gen_dir / "sentences.npy", mmap_mode="r")
         except Exception as exc:  # noqa: BLE001 - whatever the reader raised, it is damage
             raise IndexCorrupt(f"the index at {self.index_dir} cannot be read "
@@ -302,7 +329,9 @@ class IndexStore:
         if (self.faiss.ntotal != len(self.passages)
                 or len(self.sentence_vectors) != int(self.sentence_offsets[-1])
                 or self.manifest.get("passages") != len(self.passages)
-                or self.manifest.get("articles") != len(self.articles)):
+                or self.manifest.get("articles") != len(self.articles)
+                or (self.exact is not None and self.exact.shape != (len(self.passages),
+                                                                     self.dim))):
             raise IndexCorrupt(f"the index at {self.index_dir} does not match its passage table")
         self._bm25 = None
         self._local = threading.local()  # bm25_top's score buffer, one per thread
@@ -361,10 +390,20 @@ class IndexStore:
         k = min(k, self.faiss.ntotal)
         if k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if self.exact is not None:  # compressed candidates, re-ranked by exact vectors
+            from .archive import search
+
+            return search(self.faiss, self.exact, qvec, k)
         scores, idx = self.faiss.search(np.ascontiguousarray(qvec.reshape(1, -1),
                                                              dtype=np.float32), k)
         keep = idx[0] >= 0
         return idx[0][keep], scores[0][keep]
+
+    def passage_vector(self, i: int) -> np.ndarray:
+        """The stored vector of passage ``i`` (float32)."""
+        if self.exact is not None:
+            return np.asarray(self.exact[int(i)], dtype=np.float32)
+        return self.faiss.reconstruct(int(i))
 
     def _postings(self, tokens: list[str]):
         bm25 = self.bm25
