@@ -166,11 +166,35 @@ def index_group():
 
 @index_group.command()
 @index_options
+@click.option("--ray", "ray_address", is_flag=False, flag_value="", default=None,
+              metavar="[ADDRESS]", help="Embed on a Ray cluster: no ADDRESS starts a local "
+              "Ray instance; 'auto' or 'ray://host:10001' joins one (pip install "
+              "\"citebot[ray]\").")
+@click.option("--ray-workers", type=click.IntRange(1), default=None,
+              help="Ray workers (default: as many as the cluster's resources allow).")
+@click.option("--ray-cpus-per-worker", type=click.FloatRange(0.01), default=1.0,
+              show_default=True, help="CPUs each Ray worker reserves.")
+@click.option("--ray-gpus-per-worker", type=click.FloatRange(0), default=0.0,
+              show_default=True, help="GPUs each Ray worker reserves (0: CPU workers).")
 @handle_errors
-def build(corpus, index_dir, model):
+def build(corpus, index_dir, model, ray_address=None, ray_workers=None,
+          ray_cpus_per_worker=1.0, ray_gpus_per_worker=0.0):
     """Build (or rebuild) the index of the corpus."""
     bot = open_bot(corpus, index_dir, model)
-    manifest = bot.build(show_bars=sys.stderr.isatty())
+    if ray_address is None:
+        if ray_workers is not None or ray_gpus_per_worker or ray_cpus_per_worker != 1.0:
+            fail("--ray-workers / --ray-*-per-worker need --ray", 2)
+        manifest = bot.build(show_bars=sys.stderr.isatty())
+    else:
+        from index.distributed import RayEncoder, import_ray
+
+        import_ray()  # before loading anything: a plain install says what to install
+        if not bot.config.corpus.is_dir():  # say it before starting a cluster
+            fail(f"no corpus folder at {bot.config.corpus}", 2)
+        with RayEncoder(bot.index_embedder(), bot.config.model, address=ray_address,
+                        workers=ray_workers, cpus_per_worker=ray_cpus_per_worker,
+                        gpus_per_worker=ray_gpus_per_worker, progress=bot.progress) as enc:
+            manifest = bot.build(show_bars=sys.stderr.isatty(), encode=enc)
     click.echo(f"indexed {manifest['articles']} articles, {manifest['passages']} passages, "
                f"{manifest['sentences']} sentences into {bot.config.index}")
 

@@ -18,17 +18,21 @@ from .passages import make_passages, passage_text
 from .store import BuildData, write_generation
 
 ProgressFn = Callable[[str], None]
+EncodeFn = Callable[[list[str]], np.ndarray]  # texts -> one unit float32 row each
 
 
 def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder,
                 progress: ProgressFn | None = None, show_bars: bool = False,
                 articles=None, extra_manifest: dict | None = None, *, use_cache: bool = True,
-                export_onnx: bool = True, index_type: str | None = None) -> dict:
+                export_onnx: bool = True, index_type: str | None = None,
+                encode: EncodeFn | None = None) -> dict:
     """Index every article of ``corpus_dir`` into ``index_dir``; returns the new manifest.
 
     ``use_cache``: reuse the passages and vectors of earlier builds (cache.py); ``export_onnx``:
     put the embedder's ONNX export in the index when it has one (the fast question path);
-    ``index_type``: "flat" or "hnsw" instead of the choice by size.
+    ``index_type``: "flat", "hnsw" or "archive" instead of the choice by size; ``encode``:
+    what embeds the texts the cache lacks (default ``embedder.encode``; distributed.RayEncoder
+    on a cluster); ``embedder`` still names the model, keys the cache and gives the ONNX export.
     """
     import bm25s
 
@@ -47,6 +51,8 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder,
     sentences = [by_id[p.article_id].body[s:e] for p in passages for s, e in p.sentences]
     say(f"{len(articles)} articles, {len(passages)} passages, {len(sentences)} sentences")
     bars = show_bars and len(texts) + len(sentences) > 256
+    if encode is not None:  # (pluggable encode) the same model, embedded elsewhere
+        embedder = _EncodeWith(embedder, encode)
     if use_cache:
         cache = EmbeddingCache(index_dir, embedder)
         pvecs = cache.embed(texts, show_progress=bars)
@@ -79,6 +85,20 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder,
         if onnx_dir else {}))
     say(f"index written to {index_dir} in {time.perf_counter() - t0:.1f} s")
     return manifest
+
+
+class _EncodeWith:
+    """An embedder whose ``encode`` is another function (name, dim, fingerprint, ONNX export
+    and cache key stay the embedder's)."""
+
+    def __init__(self, embedder, encode: EncodeFn):
+        self._embedder, self._encode = embedder, encode
+        self.name, self.dim = embedder.name, embedder.dim
+        self.fingerprint = getattr(embedder, "fingerprint", None)
+        self.onnx_export = getattr(embedder, "onnx_export", None)
+
+    def encode(self, texts, show_progress: bool = False, **_kw) -> np.ndarray:
+        return np.asarray(self._encode(list(texts)), dtype=np.float32)
 
 
 def _onnx_export(embedder) -> Path | None:

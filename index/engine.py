@@ -98,11 +98,12 @@ class Citebot:
         return cached[1]
 
     # -- index lifecycle ---------------------------------------------------------------------
-    def build(self, show_bars: bool = False) -> dict:
-        """Build the index of the configured corpus (replacing any earlier one)."""
+    def build(self, show_bars: bool = False, encode=None) -> dict:
+        """Build the index of the configured corpus (replacing any earlier one); ``encode``:
+        build.build_index's pluggable embedding step (e.g. distributed.RayEncoder)."""
         with build_lock(self.config.index):
             manifest = build_index(self.config.corpus, self.config.index, self.index_embedder(),
-                                   progress=self.progress, show_bars=show_bars)
+                                   progress=self.progress, show_bars=show_bars, encode=encode)
         self._store = self._searcher = None
         return manifest
 
