@@ -205,7 +205,7 @@ def build(corpus, index_dir, model, ray_address=None, ray_workers=None,
 @handle_errors
 def info(as_json, corpus, index_dir, model):
     """Describe the index: model, size, corpus, and whether the corpus changed since."""
-    from index.store import read_manifest
+    from index.store import index_reason, read_manifest
 
     bot = open_bot(corpus, index_dir, model)
     manifest = read_manifest(bot.config.index)
@@ -213,6 +213,7 @@ def info(as_json, corpus, index_dir, model):
     info = {k: manifest.get(k) for k in ("model", "dim", "index_type", "articles", "passages",
                                          "sentences", "corpus_dir", "built_at", "generation",
                                          "format_version")}
+    info["index_type_why"] = index_reason(manifest)
     info.update(index_dir=str(bot.config.index), corpus_changed=stale)
     if as_json:
         click.echo(json.dumps(info, ensure_ascii=False))

@@ -39,9 +39,7 @@ def params_for(n: int, dim: int) -> dict:
     # A list needs codes to train: few vectors, few lists (tests build archive indexes of ~100).
     nlist = max(1, min(nlist, n // 39))
     return {"nlist": nlist, "pq_m": m, "nprobe": min(NPROBE, nlist), "rerank": RERANK_DEPTH,
-            "vectors": VECTORS, "vector_dtype": "float16", "why": (
-                f"more than {ARCHIVE_ABOVE:,} passages: PQ codes in memory, exact vectors "
-                f"on disk (index/archive.py)")}
+            "vectors": VECTORS, "vector_dtype": "float16"}
 
 
 def _unit_f32(block) -> np.ndarray:

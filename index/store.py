@@ -130,17 +130,39 @@ def choose_index_type(n_passages: int) -> str:
     return "flat" if n_passages <= FLAT_MAX else "hnsw"
 
 
+def index_reason(manifest: dict) -> str:
+    """Why the manifest's FAISS index has its type, in one line (`citebot index info`)."""
+    from .archive import ARCHIVE_ABOVE
+
+    kind, n = manifest.get("index_type"), manifest.get("passages") or 0
+    info = manifest.get("faiss") or {}
+    if manifest.get("index_type_asked"):
+        why = "asked for at build"
+    elif kind == "flat":
+        why = f"{n:,} passages <= {FLAT_MAX:,}: exact search is fast enough"
+    elif kind == "hnsw":
+        why = f"{FLAT_MAX:,} < {n:,} passages <= {ARCHIVE_ABOVE:,}: HNSW graph in memory"
+    else:
+        why = f"{n:,} passages > {ARCHIVE_ABOVE:,}: PQ codes in memory, exact vectors on disk"
+    params = {"hnsw": lambda: f"M {info.get('M')}, efSearch {info.get('efSearch')}",
+              "archive": lambda: (f"IVF{info.get('nlist')},PQ{info.get('pq_m')}, nprobe "
+                                  f"{info.get('nprobe')}, re-rank {info.get('rerank')} by "
+                                  f"{info.get('vector_dtype')} vectors")}.get(kind)
+    return f"{why}" + (f" ({params()})" if params else "")
+
+
 def faiss_index_for(vectors: np.ndarray, index_type: str | None = None):
     """A FAISS inner-product index over ``vectors``: (index, description for the manifest)."""
     import faiss
 
+    asked = {"index_type_asked": True} if index_type else {}
     index_type = index_type or choose_index_type(len(vectors))
     if index_type == "archive":  # trained on a sample, filled in chunks: no float32 copy
         from . import archive
 
         info = archive.params_for(len(vectors), vectors.shape[1])
         index = archive.build(vectors, info) if len(vectors) else None
-        return index, {"index_type": index_type, "faiss": info}
+        return index, {"index_type": index_type, "faiss": info, **asked}
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     dim = vectors.shape[1]
     if index_type == "flat":
@@ -156,7 +178,7 @@ def faiss_index_for(vectors: np.ndarray, index_type: str | None = None):
         raise ValueError(f"unknown index type {index_type!r}")
     if len(vectors):
         index.add(vectors)
-    return index, {"index_type": index_type, "faiss": info}
+    return index, {"index_type": index_type, "faiss": info, **asked}
 
 
 def write_generation(index_dir: Path, data: BuildData) -> dict:
