@@ -19,6 +19,7 @@ RayEncoder is made, so a plain install never imports ray.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -103,7 +104,7 @@ class RayEncoder:
                                  f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
                                  fix="check the address (ray://host:10001 or auto)") from exc
             self._started = True
-        res = ray.cluster_resources()
+        res = self._free_resources(workers, cpus_per_worker, gpus_per_worker)
         if workers is None:
             by = (res.get("GPU", 0) / gpus_per_worker if gpus_per_worker
                   else res.get("CPU", 1) / max(cpus_per_worker, 1e-9))
@@ -112,7 +113,7 @@ class RayEncoder:
         for kind, each in (("GPU", gpus_per_worker), ("CPU", cpus_per_worker)):
             if each and res.get(kind, 0) < workers * each - 1e-9:
                 self.close()
-                raise UsageError(f"the Ray cluster has {res.get(kind, 0):g} {kind}s; "
+                raise UsageError(f"the Ray cluster has {res.get(kind, 0):g} free {kind}s; "
                                  f"{workers} workers need {workers * each:g}",
                                  fix="fewer --ray-workers or less per worker")
         actor = ray.remote(_Worker).options(num_cpus=cpus_per_worker,
@@ -137,6 +138,17 @@ class RayEncoder:
         self.dim = int(embedder.dim)
         say(f"Ray: {len(self.workers)} workers ({cpus_per_worker:g} CPU, "
             f"{gpus_per_worker:g} GPU each)")
+
+    def _free_resources(self, workers, cpus: float, gpus: float, wait_s: float = 15.0) -> dict:
+        """Free resources, waiting a little for those of actors just killed to come back."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            res = self._ray.available_resources()
+            fits = workers is None or (res.get("CPU", 0) >= workers * cpus - 1e-9 and
+                                       res.get("GPU", 0) >= workers * gpus - 1e-9)
+            if fits or time.monotonic() > deadline:
+                return res
+            time.sleep(0.5)
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors of ``texts`` in order, chunks spread over the workers as they free up."""

@@ -1,6 +1,6 @@
 """`citebot index build --ray`: the same index as a local build, from embeddings made on Ray.
 
-One local Ray instance (2 CPUs) for the whole session; the CLI joins it with `--ray auto`.
+One local Ray instance (2 CPUs) for the whole session; the CLI joins it by its address.
 Without Ray installed these tests skip, except those about what happens without it.
 """
 
@@ -32,6 +32,12 @@ def ray_local():
     ray.shutdown()
 
 
+@pytest.fixture(scope="session")
+def ray_address(ray_local) -> str:
+    """This session's instance by address ("auto" could find another local instance)."""
+    return ray_local.get_runtime_context().gcs_address
+
+
 def _vectors(index_dir: Path):
     import faiss
 
@@ -52,11 +58,11 @@ def _ask(corpus: Path, index: Path) -> list:
     return out
 
 
-def test_ray_build_matches_a_local_build(ray_local, seed_dir, seed_bot, tmp_path):
+def test_ray_build_matches_a_local_build(ray_address, seed_dir, seed_bot, tmp_path):
     """Same passages, ids, vectors and `ask --json` answers as the session's local build."""
     index = tmp_path / "index-ray"
     r = run_cli("index", "build", "--corpus", str(seed_dir), "--index", str(index),
-                "--ray", "auto", "--ray-workers", "2", timeout=300)
+                "--ray", ray_address, "--ray-workers", "2", timeout=300)
     assert r.returncode == 0, r.stderr.decode()
     assert "Ray: 2 workers" in r.stderr.decode()
     local = seed_bot.config.index
@@ -98,9 +104,9 @@ def test_ray_encoder_embeds_only_what_the_cache_lacks(ray_local, seed_dir, tmp_p
     assert ray_local.is_initialized()  # the encoder left the session's instance running
 
 
-def test_more_workers_than_the_cluster_holds_is_refused(ray_local, seed_dir, tmp_path):
+def test_more_workers_than_the_cluster_holds_is_refused(ray_address, seed_dir, tmp_path):
     r = run_cli("index", "build", "--corpus", str(seed_dir), "--index", str(tmp_path / "i"),
-                "--ray", "auto", "--ray-workers", "5", timeout=300)
+                "--ray", ray_address, "--ray-workers", "5", timeout=300)
     err = r.stderr.decode()
     assert r.returncode == 2 and "5 workers need 5" in err and "Traceback" not in err
     assert not (tmp_path / "i" / "manifest.json").exists()
