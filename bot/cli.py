@@ -205,7 +205,8 @@ def build(corpus, index_dir, model, ray_address=None, ray_workers=None,
 @handle_errors
 def info(as_json, corpus, index_dir, model):
     """Describe the index: model, size, corpus, and whether the corpus changed since."""
-    from index.store import index_reason, read_manifest
+    from index.archive import index_reason
+    from index.store import read_manifest
 
     bot = open_bot(corpus, index_dir, model)
     manifest = read_manifest(bot.config.index)

@@ -121,3 +121,24 @@ def exact_search(exact: np.ndarray, qvec: np.ndarray, k: int,
     idx, sc = np.concatenate(ids), np.concatenate(scs)
     best = np.argsort(-sc, kind="stable")[:k]
     return idx[best], sc[best]
+
+
+def index_reason(manifest: dict) -> str:
+    """Why the manifest's FAISS index has its type, in one line (`citebot index info`)."""
+    from .store import FLAT_MAX
+
+    kind, n = manifest.get("index_type"), manifest.get("passages") or 0
+    info = manifest.get("faiss") or {}
+    if manifest.get("index_type_asked"):
+        why = "asked for at build"
+    elif kind == "flat":
+        why = f"{n:,} passages <= {FLAT_MAX:,}: exact search is fast enough"
+    elif kind == "hnsw":
+        why = f"{FLAT_MAX:,} < {n:,} passages <= {ARCHIVE_ABOVE:,}: HNSW graph in memory"
+    else:
+        why = f"{n:,} passages > {ARCHIVE_ABOVE:,}: PQ codes in memory, exact vectors on disk"
+    params = {"hnsw": lambda: f"M {info.get('M')}, efSearch {info.get('efSearch')}",
+              "archive": lambda: (f"IVF{info.get('nlist')},PQ{info.get('pq_m')}, nprobe "
+                                  f"{info.get('nprobe')}, re-rank {info.get('rerank')} by "
+                                  f"{info.get('vector_dtype')} vectors")}.get(kind)
+    return f"{why}" + (f" ({params()})" if params else "")

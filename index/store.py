@@ -130,27 +130,6 @@ def choose_index_type(n_passages: int) -> str:
     return "flat" if n_passages <= FLAT_MAX else "hnsw"
 
 
-def index_reason(manifest: dict) -> str:
-    """Why the manifest's FAISS index has its type, in one line (`citebot index info`)."""
-    from .archive import ARCHIVE_ABOVE
-
-    kind, n = manifest.get("index_type"), manifest.get("passages") or 0
-    info = manifest.get("faiss") or {}
-    if manifest.get("index_type_asked"):
-        why = "asked for at build"
-    elif kind == "flat":
-        why = f"{n:,} passages <= {FLAT_MAX:,}: exact search is fast enough"
-    elif kind == "hnsw":
-        why = f"{FLAT_MAX:,} < {n:,} passages <= {ARCHIVE_ABOVE:,}: HNSW graph in memory"
-    else:
-        why = f"{n:,} passages > {ARCHIVE_ABOVE:,}: PQ codes in memory, exact vectors on disk"
-    params = {"hnsw": lambda: f"M {info.get('M')}, efSearch {info.get('efSearch')}",
-              "archive": lambda: (f"IVF{info.get('nlist')},PQ{info.get('pq_m')}, nprobe "
-                                  f"{info.get('nprobe')}, re-rank {info.get('rerank')} by "
-                                  f"{info.get('vector_dtype')} vectors")}.get(kind)
-    return f"{why}" + (f" ({params()})" if params else "")
-
-
 def faiss_index_for(vectors: np.ndarray, index_type: str | None = None):
     """A FAISS inner-product index over ``vectors``: (index, description for the manifest)."""
     import faiss
