@@ -37,6 +37,7 @@ from ..corpus.articles import Article
 from ..corpus.passages import Passage
 from ..errors import IndexCorrupt, IndexMismatch, IndexMissing
 from ..fileio import fsync_dir, sha256_file, write_json_atomic
+from . import archive
 
 FORMAT_VERSION = 2  # 2: compact passage table (table.py), stat stamps, ONNX question encoder
 MANIFEST = "manifest.json"
@@ -92,7 +93,10 @@ class BuildData:
 
 
 def choose_index_type(n_passages: int) -> str:
-    """Exact search while it is fast (FLAT_MAX), HNSW above."""
+    """Exact search while it is fast (FLAT_MAX), HNSW above, the compressed archive index
+    (archive.py) above archive.ARCHIVE_ABOVE."""
+    if n_passages > archive.ARCHIVE_ABOVE:
+        return archive.ARCHIVE
     return "flat" if n_passages <= FLAT_MAX else "hnsw"
 
 
@@ -100,9 +104,14 @@ def faiss_index_for(vectors: np.ndarray, index_type: str | None = None):
     """A FAISS inner-product index over ``vectors``: (index, description for the manifest)."""
     import faiss
 
+    asked = {"index_type_asked": True} if index_type else {}
+    index_type = index_type or choose_index_type(len(vectors))
+    if index_type == archive.ARCHIVE:  # trained on a sample, filled in chunks: no float32 copy
+        info = archive.params_for(len(vectors), vectors.shape[1])
+        index = archive.build(vectors, info) if len(vectors) else None
+        return index, {"index_type": index_type, "faiss": info, **asked}
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     dim = vectors.shape[1]
-    index_type = index_type or choose_index_type(len(vectors))
     if index_type == "flat":
         index, info = faiss.IndexFlatIP(dim), {}
     elif index_type == "hnsw":
@@ -116,7 +125,12 @@ def faiss_index_for(vectors: np.ndarray, index_type: str | None = None):
         raise ValueError(f"unknown index type {index_type!r}")
     if len(vectors):
         index.add(vectors)
-    return index, {"index_type": index_type, "faiss": info}
+    return index, {"index_type": index_type, "faiss": info, **asked}
+
+
+def index_reason(manifest: dict) -> str:
+    """Why the manifest's FAISS index has its type, in one line (`citebot index info`)."""
+    return archive.index_reason(manifest, FLAT_MAX)
 
 
 def write_generation(index_dir: Path, data: BuildData) -> dict:
@@ -132,9 +146,15 @@ def write_generation(index_dir: Path, data: BuildData) -> dict:
     tmp_dir.mkdir()
     try:
         index, info = faiss_index_for(data.passage_vectors, data.index_type)
+        if index is None:
+            raise ValueError("an archive index needs at least one passage")
         faiss.write_index(index, str(tmp_dir / "faiss.index"))
         del index
-        np.save(tmp_dir / "sentences.npy", np.asarray(data.sentence_vectors, dtype=np.float32))
+        # The archive index keeps exact vectors on disk as float16 (archive.py), sentences too.
+        archive.write_files(tmp_dir, info, data.passage_vectors)
+        archived = info["index_type"] == archive.ARCHIVE
+        np.save(tmp_dir / "sentences.npy", np.asarray(
+            data.sentence_vectors, dtype=np.float16 if archived else np.float32))
         write_table(tmp_dir, data.articles, data.passages)
         data.bm25.save(str(tmp_dir / "bm25"))
         for rel, src in data.extra_files.items():
@@ -258,9 +278,12 @@ class IndexStore:
             # Memory-mapped vectors: opening is instant whatever the size; pages load on use.
             self.faiss = faiss.read_index(str(self.gen_dir / "faiss.index"),
                                           faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+            self.exact = None  # archive indexes: the exact vectors, memory-mapped
             if self.manifest.get("index_type") == "hnsw":
                 self.faiss.hnsw.efSearch = int((self.manifest.get("faiss") or {}).get(
                     "efSearch", HNSW["efSearch"]))
+            elif self.manifest.get("index_type") == archive.ARCHIVE:
+                self.exact = archive.open_exact(self.faiss, self.manifest, self.gen_dir)
             self.sentence_vectors = np.load(self.gen_dir / "sentences.npy", mmap_mode="r")
         except Exception as exc:  # noqa: BLE001 - whatever the reader raised, it is damage
             raise IndexCorrupt(f"the index at {self.index_dir} cannot be read "
@@ -328,6 +351,8 @@ class IndexStore:
         """Top-k passages by cosine similarity: (indices, scores). ``rows``: only these
         passages (--since, --source), found by FAISS among them alone rather than by sorting
         the whole index."""
+        if self.exact is not None:  # compressed candidates, re-ranked by exact vectors
+            return archive.search(self.faiss, self.exact, qvec, min(k, self.faiss.ntotal), rows)
         x = np.ascontiguousarray(qvec.reshape(1, -1), dtype=np.float32)
         if rows is None:
             k = min(k, self.faiss.ntotal)
@@ -355,6 +380,12 @@ class IndexStore:
             scores, idx = self.faiss.search(x, k, params=params)
         keep = idx[0] >= 0
         return idx[0][keep], scores[0][keep]
+
+    def passage_vector(self, i: int) -> np.ndarray:
+        """The stored vector of passage ``i`` (float32)."""
+        if self.exact is not None:
+            return np.asarray(self.exact[int(i)], dtype=np.float32)
+        return self.faiss.reconstruct(int(i))
 
     def _postings(self, tokens: list[str]):
         bm25 = self.bm25
