@@ -52,6 +52,38 @@ def test_reranked_search_finds_the_exact_neighbours():
     assert np.array_equal(idx[:10], truth[0]) and np.all(np.diff(sc) <= 1e-6)
 
 
+def test_filtered_search_stays_among_the_rows(monkeypatch):
+    """--since/--source: only the allowed rows, found by the IVF lists with a selector (or
+    exactly when few), still re-ranked by the exact vectors."""
+    from index.store import archive
+
+    x = _clustered(20_000)
+    info = archive.params_for(len(x), x.shape[1])
+    index = archive.build(x, info)
+    archive.configure(index, info)
+    exact = x.astype(np.float16)
+    rows = np.sort(np.random.default_rng(3).choice(len(x), 6000, replace=False))
+    queries = _clustered(30, seed=2)
+    truth = rows[np.argsort(-(queries @ x[rows].T), axis=1)[:, :10]]
+    for filtered_exact in (archive.FILTERED_EXACT, 1000):  # exactly, then by the IVF lists
+        monkeypatch.setattr(archive, "FILTERED_EXACT", filtered_exact)
+        got = [archive.search(index, exact, q, 10, rows=rows)[0] for q in queries]
+        assert all(np.isin(g, rows).all() and len(g) == 10 for g in got)
+        recall = np.mean([len(set(g) & set(t)) / 10 for g, t in zip(got, truth)])
+        assert recall >= (1.0 if filtered_exact > len(rows) else 0.9), (filtered_exact, recall)
+    # Rows that none of the scanned lists hold: exact scoring among them, not fewer hits.
+    import faiss
+
+    ivf = faiss.extract_index_ivf(index)
+    q = queries[0].reshape(1, -1)
+    _, probed = ivf.quantizer.search(q, ivf.nprobe)
+    _, list_of = ivf.quantizer.search(x, 1)
+    away = np.flatnonzero(~np.isin(list_of[:, 0], probed[0]))[:400]
+    assert len(away) == 400
+    idx, _ = archive.search(index, exact, queries[0], 10, rows=away)
+    assert idx.tolist() == away[np.argsort(-(x[away] @ queries[0]))[:10]].tolist()
+
+
 @pytest.fixture(scope="module")
 def archive_index(seed_dir, embedder, tmp_path_factory):
     from index.build import build_index
@@ -75,6 +107,10 @@ def test_archive_index_answers_like_exact_search(archive_index, seed_bot, seed_d
     f_idx, f_sc = flat.dense_search(q, 5)
     assert a_idx.tolist() == f_idx.tolist() and np.allclose(a_sc, f_sc, atol=2e-3)
     assert np.allclose(store.passage_vector(2), flat.passage_vector(2), atol=1e-3)
+    rows = np.array([1, 4, 6, 9])  # a filtered question (--source): the same rows either way
+    a_idx, _ = store.dense_search(q, 3, rows=rows)
+    f_idx, _ = flat.dense_search(q, 3, rows=rows)
+    assert a_idx.tolist() == f_idx.tolist() and set(a_idx) <= set(rows)
     env = {"CITEBOT_CORPUS": str(seed_dir)}
     answered = 0
     for question in QUESTIONS:
