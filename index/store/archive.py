@@ -106,8 +106,8 @@ def open_exact(index, manifest: dict, gen_dir: Path) -> np.ndarray:
     return exact
 
 
-def search(index, exact: np.ndarray, qvec: np.ndarray, k: int, rows: np.ndarray | None = None,
-           depth: int = RERANK_DEPTH) -> tuple[np.ndarray, np.ndarray]:
+def search(index, exact: np.ndarray, qvec: np.ndarray, k: int, depth: int = RERANK_DEPTH,
+           rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Top-k by exact cosine among the PQ index's best ``max(k, depth)``: (indices, scores).
     ``rows``: only these passages (a filtered question)."""
     n = len(exact) if rows is None else len(rows)
@@ -135,8 +135,8 @@ def search(index, exact: np.ndarray, qvec: np.ndarray, k: int, rows: np.ndarray 
     return order[best], scores[best]
 
 
-def exact_search(exact: np.ndarray, qvec: np.ndarray, k: int, rows: np.ndarray | None = None,
-                 chunk: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
+def exact_search(exact: np.ndarray, qvec: np.ndarray, k: int, chunk: int = 1 << 20,
+                 rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Brute-force top-k over the exact vectors (only ``rows`` when given), chunk by chunk."""
     rows = None if rows is None else np.sort(np.asarray(rows, dtype=np.int64))
     n = len(exact) if rows is None else len(rows)

@@ -302,7 +302,8 @@ class IndexStore:
         passages (--since, --source), found by FAISS among them alone rather than by sorting
         the whole index."""
         if self.exact is not None:  # compressed candidates, re-ranked by exact vectors
-            return archive.search(self.faiss, self.exact, qvec, min(k, self.faiss.ntotal), rows)
+            return archive.search(self.faiss, self.exact, qvec, min(k, self.faiss.ntotal),
+                                  rows=rows)
         x = np.ascontiguousarray(qvec.reshape(1, -1), dtype=np.float32)
         if rows is None:
             k = min(k, self.faiss.ntotal)
