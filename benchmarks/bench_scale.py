@@ -185,7 +185,8 @@ def synth(n: int, base: np.ndarray, rng):
     return articles, passages, tokens, pvecs, svecs
 
 
-def run_size(n: int, base: np.ndarray, questions: np.ndarray, work: Path, rng) -> dict:
+def run_size(n: int, base: np.ndarray, questions: np.ndarray, work: Path, rng,
+             index_type: str | None = None) -> dict:
     import bm25s
     import faiss
 
@@ -202,7 +203,8 @@ def run_size(n: int, base: np.ndarray, questions: np.ndarray, work: Path, rng) -
     t0 = time.perf_counter()
     write_generation(index, BuildData(
         articles=articles, passages=passages, passage_vectors=pvecs, sentence_vectors=svecs,
-        bm25=bm25, manifest={"model": "synthetic", "dim": int(pvecs.shape[1])}))
+        bm25=bm25, manifest={"model": "synthetic", "dim": int(pvecs.shape[1])},
+        index_type=index_type))
     write_s = time.perf_counter() - t0
     del bm25, articles, passages, svecs
     t0 = time.perf_counter()
@@ -258,6 +260,8 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--questions", type=int, default=500)
     ap.add_argument("--workdir", default=None, help="where the indexes are written (~8 GB)")
+    ap.add_argument("--index-type", default=None, choices=["flat", "hnsw", "archive"],
+                    help="FAISS index type instead of the choice by size")
     args = ap.parse_args()
     t_all = time.perf_counter()
     base, questions = base_vectors()
@@ -267,7 +271,7 @@ def main() -> None:
     results = []
     try:
         for n in [int(x) for x in args.sizes.split(",")]:
-            results.append(run_size(n, base, questions, work, rng))
+            results.append(run_size(n, base, questions, work, rng, args.index_type))
             print(json.dumps({k: v for k, v in results[-1].items() if k != "sweep"}),
                   file=sys.stderr, flush=True)
     finally:

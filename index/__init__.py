@@ -33,7 +33,8 @@ _EXPORTS = {
     "list_articles": "ingest.admin", "remove_articles": "ingest.admin",
     "find_articles": "ingest.admin",
     "article_files": "corpus.articles",
-    "IndexStore": "store.store", "read_manifest": "store.store",
+    "IndexStore": "store.store", "read_manifest": "store.store", "index_reason": "store.store",
+    "RayEncoder": "embed.distributed", "import_ray": "embed.distributed",
     "verify_spans_and_caches": "store.cache",
     "evaluate_squad": "quality.evaluate", "evaluate_index": "quality.evaluate",
     "evaluate_news": "quality.evaluate_news",
@@ -46,11 +47,12 @@ __all__ = [
     "Answer", "ArticleRef", "BackgroundBuilder", "BadQuestion", "Citation", "Citebot",
     "CitebotError", "Config", "Conversations", "CorpusError", "INGEST_KINDS", "IndexCorrupt",
     "IndexError_", "IndexMismatch", "IndexMissing", "IndexStore", "IngestError", "LiveIndex",
-    "SourceView", "StaleIndex", "UnknownCitation", "UsageError",
+    "RayEncoder", "SourceView", "StaleIndex", "UnknownCitation", "UsageError",
     "add_articles", "admin_chats", "article_files", "chat_ids", "describe_error", "display_url",
     "evaluate_index", "evaluate_news", "evaluate_squad", "feeds", "find_articles", "follow_every",
-    "follow_once", "list_articles", "lookup_with_bot", "parse_interval", "read_manifest",
-    "remove_articles", "resolve", "resolve_device", "slugify", "verify_spans_and_caches",
+    "follow_once", "import_ray", "index_reason", "list_articles", "lookup_with_bot",
+    "parse_interval", "read_manifest", "remove_articles", "resolve", "resolve_device", "slugify",
+    "verify_spans_and_caches",
 ]
 
 
@@ -73,6 +75,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and the import graph
     from .cite.lookup import lookup_with_bot
     from .config import Config, admin_chats, chat_ids, feeds, follow_every, parse_interval, resolve
     from .corpus.articles import article_files, slugify
+    from .embed.distributed import RayEncoder, import_ray
     from .embed.embed_core import resolve_device
     from .engine import Citebot, SourceView
     from .errors import (
@@ -98,5 +101,5 @@ if TYPE_CHECKING:  # the same names, for type checkers and the import graph
     from .quality.evaluate_news import evaluate_news
     from .search.conversation import Conversations
     from .store.cache import verify_spans_and_caches
-    from .store.store import IndexStore, read_manifest
+    from .store.store import IndexStore, index_reason, read_manifest
     from .text import citation_id_text

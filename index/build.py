@@ -18,17 +18,22 @@ from .store.cache import EmbeddingCache, PassageCache, model_key
 from .store.store import BuildData, write_generation
 
 ProgressFn = Callable[[str], None]
+EncodeFn = Callable[[list[str]], np.ndarray]  # texts -> one unit float32 row each
 
 
 def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder,
                 progress: ProgressFn | None = None, show_bars: bool = False,
                 articles=None, extra_manifest: dict | None = None, *, use_cache: bool = True,
-                export_onnx: bool = True, index_type: str | None = None) -> dict:
+                export_onnx: bool = True, index_type: str | None = None,
+                encode: EncodeFn | None = None) -> dict:
     """Index every article of ``corpus_dir`` into ``index_dir``; returns the new manifest.
 
     ``use_cache``: reuse the passages and vectors of earlier builds (cache.py); ``export_onnx``:
     put the embedder's ONNX export in the index when it has one (the fast question path);
-    ``index_type``: "flat" or "hnsw" instead of the choice by size.
+    ``index_type``: "flat", "hnsw" or "archive" instead of the choice by size; ``encode``:
+    what embeds the texts the cache lacks (default ``embedder.encode``; embed/distributed.py
+    RayEncoder on a cluster); ``embedder`` still names the model, keys the cache and gives the
+    ONNX export.
     """
     import bm25s
 
@@ -54,6 +59,8 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder,
     # One call for passages and sentences: a text that is both is embedded once, and the
     # engine's length buckets mix the two kinds (embed_core.py).
     both = texts + sentences
+    if encode is not None:  # (pluggable encode) the same model, embedded elsewhere
+        embedder = _EncodeWith(embedder, encode)
     if use_cache:
         cache = EmbeddingCache(index_dir, embedder)
         vecs = cache.embed(both, show_progress=bars)
@@ -86,6 +93,27 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder,
         model_dir=Path(onnx_dir) if onnx_dir else None, model_files=ONNX_FILES))
     say(f"index written to {index_dir} in {time.perf_counter() - t0:.1f} s")
     return manifest
+
+
+class _EncodeWith:
+    """An embedder whose ``encode`` is another function (name, dim, fingerprint, ONNX export
+    and cache key stay the embedder's)."""
+
+    def __init__(self, embedder, encode: EncodeFn):
+        self._embedder, self._encode = embedder, encode
+        self.name, self.dim = embedder.name, embedder.dim
+        self.fingerprint = getattr(embedder, "fingerprint", None)
+        self.onnx_export = getattr(embedder, "onnx_export", None)
+
+    def __getattr__(self, name: str):
+        # Anything else that describes the model (e.g. a variant that keys the cache) is the
+        # embedder's; only encode differs.
+        if name.startswith("__") or name in ("_embedder", "_encode"):
+            raise AttributeError(name)
+        return getattr(self._embedder, name)
+
+    def encode(self, texts, show_progress: bool = False, **_kw) -> np.ndarray:
+        return np.asarray(self._encode(list(texts)), dtype=np.float32)
 
 
 def _onnx_export(embedder) -> Path | None:

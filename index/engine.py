@@ -138,8 +138,9 @@ class Citebot:
         return cached[1]
 
     # -- index lifecycle ---------------------------------------------------------------------
-    def build(self, show_bars: bool = False, only_if_stale: bool = False) -> dict:
-        """Build the index of the configured corpus (replacing any earlier one).
+    def build(self, show_bars: bool = False, only_if_stale: bool = False, encode=None) -> dict:
+        """Build the index of the configured corpus (replacing any earlier one); ``encode``:
+        build.build_index's pluggable embedding step (e.g. embed/distributed.py RayEncoder).
 
         Requests coalesce: when another process was building this index, or with
         ``only_if_stale``, an index that is now current for this corpus and model is kept.
@@ -157,7 +158,7 @@ class Citebot:
                     self.progress("the index is now current: nothing more to build")
                 return current
             manifest = build_index(self.config.corpus, self.config.index, self.index_embedder(),
-                                   progress=self.progress, show_bars=show_bars)
+                                   progress=self.progress, show_bars=show_bars, encode=encode)
         self._store = self._searcher = None
         return manifest
 

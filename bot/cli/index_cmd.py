@@ -7,7 +7,7 @@ import sys
 import click
 
 from .. import render
-from .common import index_options, open_bot
+from .common import fail, index_options, open_bot
 
 
 @click.group(name="index")
@@ -24,13 +24,40 @@ def index_group():
               help="Weights a CPU build embeds with (default: CITEBOT_PRECISION, else fp32). "
                    "int8 is faster; opt-in until its answers are checked on all of news dev.")
 @index_options
-def build(device, precision, corpus, index_dir, model):
+@click.option("--ray", "ray_address", is_flag=False, flag_value="", default=None,
+              metavar="[ADDRESS]", help="Embed on a Ray cluster: no ADDRESS starts a local "
+              "Ray instance; 'auto' or 'ray://host:10001' joins one (pip install "
+              "\"citebot[ray]\").")
+@click.option("--ray-workers", type=click.IntRange(1), default=None,
+              help="Ray workers (default: as many as the cluster's resources allow).")
+@click.option("--ray-cpus-per-worker", type=click.FloatRange(0.01), default=1.0,
+              show_default=True, help="CPUs each Ray worker reserves.")
+@click.option("--ray-gpus-per-worker", type=click.FloatRange(0), default=0.0,
+              show_default=True, help="GPUs each Ray worker reserves (0: CPU workers).")
+def build(device, precision, corpus, index_dir, model, ray_address=None, ray_workers=None,
+          ray_cpus_per_worker=1.0, ray_gpus_per_worker=0.0):
     """Build (or rebuild) the index of the corpus."""
     from index import resolve_device
 
-    resolve_device(device)  # --device cuda without a GPU: one line, exit 2, nothing changed
-    bot = open_bot(corpus, index_dir, model, precision=precision, device=device)
-    manifest = bot.build(show_bars=sys.stderr.isatty())
+    if ray_address is None:
+        if ray_workers is not None or ray_gpus_per_worker or ray_cpus_per_worker != 1.0:
+            fail("--ray-workers / --ray-*-per-worker need --ray", 2)
+        resolve_device(device)  # --device cuda without a GPU: one line, exit 2, nothing changed
+        bot = open_bot(corpus, index_dir, model, precision=precision, device=device)
+        manifest = bot.build(show_bars=sys.stderr.isatty())
+    else:
+        from index import RayEncoder, import_ray
+
+        import_ray()  # before loading anything: a plain install says what to install
+        bot = open_bot(corpus, index_dir, model, precision=precision, device=device)
+        if bot.config.precision != "fp32":  # Ray workers embed with the fp32 export
+            fail("--ray builds embed in fp32: leave out --precision int8 / CITEBOT_PRECISION", 2)
+        if not bot.config.corpus.is_dir():  # say it before starting a cluster
+            fail(f"no corpus folder at {bot.config.corpus}", 2)
+        with RayEncoder(bot.index_embedder(), bot.config.model, address=ray_address,
+                        workers=ray_workers, cpus_per_worker=ray_cpus_per_worker,
+                        gpus_per_worker=ray_gpus_per_worker, progress=bot.progress) as enc:
+            manifest = bot.build(show_bars=sys.stderr.isatty(), encode=enc)
     click.echo(f"indexed {manifest['articles']} articles, {manifest['passages']} passages, "
                f"{manifest['sentences']} sentences into {bot.config.index}")
 
@@ -40,7 +67,7 @@ def build(device, precision, corpus, index_dir, model):
 @index_options
 def info(as_json, corpus, index_dir, model):
     """Describe the index: model, size, corpus, and whether the corpus changed since."""
-    from index import read_manifest
+    from index import index_reason, read_manifest
 
     bot = open_bot(corpus, index_dir, model)
     manifest = read_manifest(bot.config.index)
@@ -48,6 +75,7 @@ def info(as_json, corpus, index_dir, model):
     info = {k: manifest.get(k) for k in ("model", "dim", "index_type", "articles", "passages",
                                          "sentences", "corpus_dir", "built_at", "generation",
                                          "format_version")}
+    info["index_type_why"] = index_reason(manifest)
     info.update(index_dir=str(bot.config.index), corpus_changed=stale)
     if as_json:
         click.echo(render.json_line(info))

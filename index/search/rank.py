@@ -306,7 +306,7 @@ class Searcher:
             return []
         cand_arr = np.asarray(cand, dtype=np.int64)
         d = np.array([dense[i] if i in dense
-                      else float(self.store.faiss.reconstruct(int(i)) @ q.vec) for i in cand],
+                      else float(self.store.passage_vector(i) @ q.vec) for i in cand],
                      dtype=np.float64)
         bm_c = np.array([bm.get(i, 0.0) for i in cand], dtype=np.float64)
         bm_max = float(bm_c.max()) if len(bm_c) else 0.0

@@ -29,7 +29,6 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +38,8 @@ from ..corpus.articles import Article
 from ..corpus.passages import Passage
 from ..errors import IndexCorrupt, IndexMismatch, IndexMissing
 from ..fileio import fsync_dir, sha256_file, write_json_atomic
+from . import archive
+from .bm25_arrays import Bm25Arrays, DocFreq
 from .model_store import attach_model, prune_models, shared_listing
 
 FORMAT_VERSION = 2  # 2: compact passage table (table.py), stat stamps, ONNX question encoder
@@ -100,7 +101,10 @@ class BuildData:
 
 
 def choose_index_type(n_passages: int) -> str:
-    """Exact search while it is fast (FLAT_MAX), HNSW above."""
+    """Exact search while it is fast (FLAT_MAX), HNSW above, the compressed archive index
+    (archive.py) above archive.ARCHIVE_ABOVE."""
+    if n_passages > archive.ARCHIVE_ABOVE:
+        return archive.ARCHIVE
     return "flat" if n_passages <= FLAT_MAX else "hnsw"
 
 
@@ -108,9 +112,14 @@ def faiss_index_for(vectors: np.ndarray, index_type: str | None = None):
     """A FAISS inner-product index over ``vectors``: (index, description for the manifest)."""
     import faiss
 
+    asked = {"index_type_asked": True} if index_type else {}
+    index_type = index_type or choose_index_type(len(vectors))
+    if index_type == archive.ARCHIVE:  # trained on a sample, filled in chunks: no float32 copy
+        info = archive.params_for(len(vectors), vectors.shape[1])
+        index = archive.build(vectors, info) if len(vectors) else None
+        return index, {"index_type": index_type, "faiss": info, **asked}
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     dim = vectors.shape[1]
-    index_type = index_type or choose_index_type(len(vectors))
     if index_type == "flat":
         index, info = faiss.IndexFlatIP(dim), {}
     elif index_type == "hnsw":
@@ -124,7 +133,12 @@ def faiss_index_for(vectors: np.ndarray, index_type: str | None = None):
         raise ValueError(f"unknown index type {index_type!r}")
     if len(vectors):
         index.add(vectors)
-    return index, {"index_type": index_type, "faiss": info}
+    return index, {"index_type": index_type, "faiss": info, **asked}
+
+
+def index_reason(manifest: dict) -> str:
+    """Why the manifest's FAISS index has its type, in one line (`citebot index info`)."""
+    return archive.index_reason(manifest, FLAT_MAX)
 
 
 def write_generation(index_dir: Path, data: BuildData) -> dict:
@@ -140,8 +154,12 @@ def write_generation(index_dir: Path, data: BuildData) -> dict:
     tmp_dir.mkdir()
     try:
         index, info = faiss_index_for(data.passage_vectors, data.index_type)
+        if index is None:
+            raise ValueError("an archive index needs at least one passage")
         faiss.write_index(index, str(tmp_dir / "faiss.index"))
         del index
+        # The archive index also keeps its exact vectors on disk as float16 (archive.py).
+        archive.write_files(tmp_dir, info, data.passage_vectors)
         np.save(tmp_dir / "sentences.npy", np.asarray(data.sentence_vectors,
                                                       dtype=SENTENCE_DTYPE))
         write_table(tmp_dir, data.articles, data.passages)
@@ -186,56 +204,6 @@ def _prune(index_dir: Path, current: str) -> None:
     prune_models(index_dir, [p for p in gens if p.name in keep] + [index_dir / current])
 
 
-class Bm25Arrays:
-    """A BM25 index as bm25s saves it, read without importing bm25s (which pulls in scipy: 0.2 s
-    on every one-shot question): one column of precomputed scores per term, memory-mapped.
-    ``vocab_dict`` and ``scores`` have bm25s's names and meaning."""
-
-    METHODS = ("lucene", "robertson", "atire")  # those without a non-occurrence array
-
-    def __init__(self, folder: Path):
-        folder = Path(folder)
-        params = _load_json(folder / "params.index.json")
-        if params.get("method") not in self.METHODS:
-            raise ValueError(f"BM25 method {params.get('method')!r} is not supported")
-        self.vocab_dict = _load_json(folder / "vocab.index.json")
-        self.scores = {name: np.load(folder / f"{name}.csc.index.npy", mmap_mode="r")
-                       for name in ("data", "indices", "indptr")}
-        self.scores["num_docs"] = int(params["num_docs"])
-        # bm25s adds an empty-string term with no column: one column per other term.
-        if len(self.scores["indptr"]) - 1 not in (len(self.vocab_dict), len(self.vocab_dict) - 1):
-            raise ValueError("BM25 vocabulary and score columns disagree")
-
-
-def _load_json(path: Path):
-    try:
-        import orjson  # a million-term vocabulary loads 3x faster
-    except ImportError:  # pragma: no cover
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    with open(path, "rb") as fh:
-        return orjson.loads(fh.read())
-
-
-class DocFreq(Mapping):
-    """Passage frequency of a BM25 term, read off the BM25 index (one posting list per term)."""
-
-    def __init__(self, store: IndexStore):
-        self._store = store
-
-    def __getitem__(self, term: str) -> int:
-        bm25 = self._store.bm25
-        tid = bm25.vocab_dict[term]
-        indptr = bm25.scores["indptr"]
-        return int(indptr[tid + 1] - indptr[tid]) if tid + 1 < len(indptr) else 0
-
-    def __iter__(self):
-        return (t for t in self._store.bm25.vocab_dict if t not in ("", "\x00"))
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-
 class IndexStore:
     """A loaded index: articles, passages, FAISS, sentence vectors and BM25, checked on load.
 
@@ -271,9 +239,12 @@ class IndexStore:
             # Memory-mapped vectors: opening is instant whatever the size; pages load on use.
             self.faiss = faiss.read_index(str(self.gen_dir / "faiss.index"),
                                           faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+            self.exact = None  # archive indexes: the exact vectors, memory-mapped
             if self.manifest.get("index_type") == "hnsw":
                 self.faiss.hnsw.efSearch = int((self.manifest.get("faiss") or {}).get(
                     "efSearch", HNSW["efSearch"]))
+            elif self.manifest.get("index_type") == archive.ARCHIVE:
+                self.exact = archive.open_exact(self.faiss, self.manifest, self.gen_dir)
             self.sentence_vectors = np.load(self.gen_dir / "sentences.npy", mmap_mode="r")
         except Exception as exc:  # noqa: BLE001 - whatever the reader raised, it is damage
             raise IndexCorrupt(f"the index at {self.index_dir} cannot be read "
@@ -344,6 +315,9 @@ class IndexStore:
         """Top-k passages by cosine similarity: (indices, scores). ``rows``: only these
         passages (--since, --source), found by FAISS among them alone rather than by sorting
         the whole index."""
+        if self.exact is not None:  # compressed candidates, re-ranked by exact vectors
+            return archive.search(self.faiss, self.exact, qvec, min(k, self.faiss.ntotal),
+                                  rows=rows)
         x = np.ascontiguousarray(qvec.reshape(1, -1), dtype=np.float32)
         if rows is None:
             k = min(k, self.faiss.ntotal)
@@ -371,6 +345,12 @@ class IndexStore:
             scores, idx = self.faiss.search(x, k, params=params)
         keep = idx[0] >= 0
         return idx[0][keep], scores[0][keep]
+
+    def passage_vector(self, i: int) -> np.ndarray:
+        """The stored vector of passage ``i`` (float32)."""
+        if self.exact is not None:
+            return np.asarray(self.exact[int(i)], dtype=np.float32)
+        return self.faiss.reconstruct(int(i))
 
     def _postings(self, tokens: list[str]):
         bm25 = self.bm25

@@ -1,0 +1,180 @@
+"""Archive-size dense search: a compressed FAISS index (IVF-PQ) whose candidates are re-ranked
+by the exact vectors, read from a memory-mapped float16 file.
+
+Above ``ARCHIVE_ABOVE`` passages an HNSW graph over float32 vectors stops fitting comfortably:
+it needs its vectors (1.5 KB a passage) and graph in memory to be fast, 17 GB at 10 million
+passages, and takes hours to build on a few cores. The archive index keeps only 48-byte PQ codes
+and the inverted lists in memory (~0.06 KB a passage); each question scans ``nprobe`` lists,
+takes the best ``RERANK_DEPTH`` codes and scores them again with their exact vectors
+(``vectors.npy``, float16, 768 B a passage, on disk: a question reads a few hundred rows).
+
+Everything works in chunks so that a 10-million-passage build never holds all vectors as
+float32: training uses a sample, vectors are added and written chunk by chunk. The parameters
+and the threshold are measured by benchmarks/bench_archive.py (docs/benchmarks.md, "Archive-size
+index").
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+ARCHIVE = "archive"
+VECTORS = "vectors.npy"  # the exact passage vectors, float16 (n, dim)
+# HNSW is kept up to here: at 2M passages its vectors and graph are ~3.4 GB of memory.
+ARCHIVE_ABOVE = 2_000_000
+PQ_M = 48                     # PQ sub-quantizers: 48 bytes a passage (8 dims each at 384)
+RERANK_DEPTH = 256            # PQ candidates re-scored with the exact vectors
+NPROBE = 64                   # inverted lists scanned per question
+TRAIN_PER_LIST = 48           # training sample: this many vectors per inverted list
+CHUNK = 200_000               # vectors added / written at a time
+EXACT_ABOVE_FRACTION = 0.05   # a search deeper than this share of the index is done exactly
+FILTERED_EXACT = 50_000       # a filtered question (--since, --source) scores this many exactly
+
+
+def params_for(n: int, dim: int) -> dict:
+    """Index parameters for ``n`` vectors: about sqrt(n) inverted lists (a power of two)."""
+    nlist = 2 ** max(4, min(14, round(math.log2(max(16.0, math.sqrt(max(n, 1)))))))
+    m = PQ_M if dim % PQ_M == 0 else next(d for d in (32, 24, 16, 12, 8, 4, 2, 1) if dim % d == 0)
+    # A list needs codes to train: few vectors, few lists (tests build archive indexes of ~100).
+    nlist = max(1, min(nlist, n // 39))
+    return {"nlist": nlist, "pq_m": m, "nprobe": min(NPROBE, nlist), "rerank": RERANK_DEPTH,
+            "vectors": VECTORS, "vector_dtype": "float16"}
+
+
+def _unit_f32(block) -> np.ndarray:
+    return np.ascontiguousarray(block, dtype=np.float32)
+
+
+def build(vectors, info: dict, seed: int = 0, progress=None):
+    """An IVF-PQ index over ``vectors`` (any array, a memory map included), trained on a sample
+    and filled chunk by chunk. L2 on unit vectors ranks as inner product does."""
+    import faiss
+
+    n, dim = vectors.shape
+    nlist, m = info["nlist"], info["pq_m"]
+    # At PQ 8 bits a sub-quantizer needs 256 training vectors: tiny indexes use fewer bits.
+    nbits = 8 if n >= 1024 else max(1, min(8, int(math.log2(max(2, n // 4)))))
+    quant = f"IVF{nlist}_HNSW32" if nlist >= 1024 else f"IVF{nlist}"
+    index = faiss.index_factory(dim, f"{quant},PQ{m}x{nbits}", faiss.METRIC_L2)
+    rng = np.random.default_rng(seed)
+    sample_n = min(n, max(nlist * TRAIN_PER_LIST, 256 * 40))
+    rows = np.sort(rng.choice(n, sample_n, replace=False)) if sample_n < n else np.arange(n)
+    ivf = faiss.downcast_index(faiss.extract_index_ivf(index))
+    ivf.cp.niter = 12  # kmeans iterations: the lists only need to be roughly balanced
+    ivf.do_polysemous_training = False  # minutes of training for a Hamming filter unused here
+    # The PQ only proposes candidates (the exact vectors rank them): a light training will do.
+    ivf.pq.cp.niter, ivf.pq.cp.max_points_per_centroid = 10, 64
+    index.train(_unit_f32(vectors[rows]))
+    for lo in range(0, n, CHUNK):
+        index.add(_unit_f32(vectors[lo:lo + CHUNK]))
+        if progress:
+            progress(min(n, lo + CHUNK), n)
+    return index
+
+
+def write_vectors(path: Path, vectors) -> None:
+    """The exact vectors as a float16 .npy, written chunk by chunk."""
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=vectors.shape)
+    for lo in range(0, len(vectors), CHUNK):
+        out[lo:lo + CHUNK] = np.asarray(vectors[lo:lo + CHUNK], dtype=np.float16)
+    out.flush()
+    del out
+
+
+def configure(index, info: dict) -> None:
+    """Search settings recorded at build (nprobe; the coarse HNSW's search depth)."""
+    import faiss
+
+    ivf = faiss.extract_index_ivf(index)
+    ivf.nprobe = int(info.get("nprobe", NPROBE))
+    quant = faiss.downcast_index(ivf.quantizer)
+    if hasattr(quant, "hnsw"):
+        quant.hnsw.efSearch = max(128, 2 * ivf.nprobe)
+
+
+def open_exact(index, manifest: dict, gen_dir: Path) -> np.ndarray:
+    """Set the search settings recorded at build; the exact vectors, memory-mapped (ValueError
+    when their shape is not the manifest's passages x dim)."""
+    configure(index, manifest.get("faiss") or {})
+    # The file name is this module's, not the manifest's: a manifest names no file to open.
+    exact = np.load(Path(gen_dir) / VECTORS, mmap_mode="r")
+    if exact.shape != (manifest.get("passages"), manifest.get("dim")):
+        raise ValueError(f"{VECTORS} has shape {exact.shape}")
+    return exact
+
+
+def search(index, exact: np.ndarray, qvec: np.ndarray, k: int, depth: int = RERANK_DEPTH,
+           rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k by exact cosine among the PQ index's best ``max(k, depth)``: (indices, scores).
+    ``rows``: only these passages (a filtered question)."""
+    n = len(exact) if rows is None else len(rows)
+    if k <= 0 or n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    q = np.ascontiguousarray(qvec.reshape(1, -1), dtype=np.float32)
+    params = {}
+    if rows is not None:
+        rows = np.asarray(rows, dtype=np.int64)
+        if n <= FILTERED_EXACT or k > EXACT_ABOVE_FRACTION * n:
+            return exact_search(exact, q[0], k, rows=rows)
+        import faiss
+
+        params["params"] = faiss.SearchParametersIVF(
+            sel=faiss.IDSelectorBatch(rows), nprobe=faiss.extract_index_ivf(index).nprobe)
+    elif k > EXACT_ABOVE_FRACTION * n:  # e.g. a question that reads a large share
+        return exact_search(exact, q[0], k)
+    _, idx = index.search(q, min(n, max(k, depth)), **params)
+    idx = idx[0][idx[0] >= 0]
+    if rows is not None and len(idx) < min(k, n):  # the lists scanned hold too few of the rows
+        return exact_search(exact, q[0], k, rows=rows)
+    order = np.sort(idx)  # rows in file order: fewer, more sequential page reads
+    scores = np.asarray(exact[order], dtype=np.float32) @ q[0]
+    best = np.argsort(-scores, kind="stable")[:k]
+    return order[best], scores[best]
+
+
+def exact_search(exact: np.ndarray, qvec: np.ndarray, k: int, chunk: int = 1 << 20,
+                 rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Brute-force top-k over the exact vectors (only ``rows`` when given), chunk by chunk."""
+    rows = None if rows is None else np.sort(np.asarray(rows, dtype=np.int64))
+    n = len(exact) if rows is None else len(rows)
+    k = min(k, n)
+    ids, scs = [np.zeros(0, np.int64)], [np.zeros(0, np.float32)]
+    for lo in range(0, n, chunk):
+        part = np.arange(lo, min(n, lo + chunk)) if rows is None else rows[lo:lo + chunk]
+        block = exact[lo:lo + chunk] if rows is None else exact[part]
+        s = np.asarray(block, dtype=np.float32) @ qvec
+        top = np.argpartition(-s, k - 1)[:k] if len(s) > k else np.arange(len(s))
+        ids.append(part[top])
+        scs.append(s[top])
+    idx, sc = np.concatenate(ids), np.concatenate(scs)
+    best = np.argsort(-sc, kind="stable")[:k]
+    return idx[best], sc[best]
+
+
+def write_files(gen_dir: Path, info: dict, passage_vectors) -> None:
+    """What an archive generation keeps beside faiss.index: the exact vectors (float16)."""
+    if info.get("index_type") == ARCHIVE:
+        write_vectors(Path(gen_dir) / VECTORS, passage_vectors)
+
+
+def index_reason(manifest: dict, flat_max: int) -> str:
+    """Why the manifest's FAISS index has its type, in one line (store.index_reason)."""
+    # flat_max: store.FLAT_MAX, passed in (store imports this module, not the reverse)
+    kind, n = manifest.get("index_type"), manifest.get("passages") or 0
+    info = manifest.get("faiss") or {}
+    if manifest.get("index_type_asked"):
+        why = "asked for at build"
+    elif kind == "flat":
+        why = f"{n:,} passages <= {flat_max:,}: exact search is fast enough"
+    elif kind == "hnsw":
+        why = f"{flat_max:,} < {n:,} passages <= {ARCHIVE_ABOVE:,}: HNSW graph in memory"
+    else:
+        why = f"{n:,} passages > {ARCHIVE_ABOVE:,}: PQ codes in memory, exact vectors on disk"
+    params = {"hnsw": lambda: f"M {info.get('M')}, efSearch {info.get('efSearch')}",
+              "archive": lambda: (f"IVF{info.get('nlist')},PQ{info.get('pq_m')}, nprobe "
+                                  f"{info.get('nprobe')}, re-rank {info.get('rerank')} by "
+                                  f"{info.get('vector_dtype')} vectors")}.get(kind)
+    return f"{why}" + (f" ({params()})" if params else "")

@@ -1,0 +1,150 @@
+"""The archive-size index (index/store/archive.py): IVF-PQ candidates re-ranked by exact vectors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import assert_exact_quotes, run_cli
+
+QUESTIONS = ["Which country agreed to lead the security mission in Haiti?",
+             "How many police officers did Kenya pledge?",
+             "When did the Security Council renew the mission?"]
+
+
+def _clustered(n: int, dim: int = 64, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    centers = rng.standard_normal((max(1, n // 20), dim)).astype(np.float32)
+    x = centers[rng.integers(0, len(centers), n)] + 0.5 * rng.standard_normal(
+        (n, dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_index_type_by_size():
+    from index.store.archive import ARCHIVE_ABOVE
+    from index.store.store import FLAT_MAX, choose_index_type
+
+    assert choose_index_type(FLAT_MAX) == "flat"
+    assert choose_index_type(ARCHIVE_ABOVE) == "hnsw"
+    assert choose_index_type(ARCHIVE_ABOVE + 1) == "archive"
+
+
+def test_reranked_search_finds_the_exact_neighbours():
+    """Recall@10 against brute force, with the parameters a build would choose."""
+    import faiss
+
+    from index.store import archive
+
+    x = _clustered(20_000)
+    info = archive.params_for(len(x), x.shape[1])
+    index = archive.build(x, info)
+    archive.configure(index, info)
+    assert faiss.extract_index_ivf(index).nprobe == info["nprobe"]
+    exact = x.astype(np.float16)
+    queries = _clustered(50, seed=1)
+    truth = np.argsort(-(queries @ x.T), axis=1)[:, :10]
+    got = [archive.search(index, exact, q, 10)[0] for q in queries]
+    recall = np.mean([len(set(g) & set(t)) / 10 for g, t in zip(got, truth)])
+    assert recall >= 0.95, recall
+    # A search deeper than a few percent of the index is done exactly, in order.
+    idx, sc = archive.search(index, exact, queries[0], 5000)
+    assert np.array_equal(idx[:10], truth[0]) and np.all(np.diff(sc) <= 1e-6)
+
+
+def test_filtered_search_stays_among_the_rows(monkeypatch):
+    """--since/--source: only the allowed rows, found by the IVF lists with a selector (or
+    exactly when few), still re-ranked by the exact vectors."""
+    from index.store import archive
+
+    x = _clustered(20_000)
+    info = archive.params_for(len(x), x.shape[1])
+    index = archive.build(x, info)
+    archive.configure(index, info)
+    exact = x.astype(np.float16)
+    rows = np.sort(np.random.default_rng(3).choice(len(x), 6000, replace=False))
+    queries = _clustered(30, seed=2)
+    truth = rows[np.argsort(-(queries @ x[rows].T), axis=1)[:, :10]]
+    for filtered_exact in (archive.FILTERED_EXACT, 1000):  # exactly, then by the IVF lists
+        monkeypatch.setattr(archive, "FILTERED_EXACT", filtered_exact)
+        got = [archive.search(index, exact, q, 10, rows=rows)[0] for q in queries]
+        assert all(np.isin(g, rows).all() and len(g) == 10 for g in got)
+        recall = np.mean([len(set(g) & set(t)) / 10 for g, t in zip(got, truth)])
+        assert recall >= (1.0 if filtered_exact > len(rows) else 0.9), (filtered_exact, recall)
+    # Rows that none of the scanned lists hold: exact scoring among them, not fewer hits.
+    import faiss
+
+    ivf = faiss.extract_index_ivf(index)
+    q = queries[0].reshape(1, -1)
+    _, probed = ivf.quantizer.search(q, ivf.nprobe)
+    _, list_of = ivf.quantizer.search(x, 1)
+    away = np.flatnonzero(~np.isin(list_of[:, 0], probed[0]))[:400]
+    assert len(away) == 400
+    idx, _ = archive.search(index, exact, queries[0], 10, rows=away)
+    assert idx.tolist() == away[np.argsort(-(x[away] @ queries[0]))[:10]].tolist()
+
+
+@pytest.fixture(scope="module")
+def archive_index(seed_dir, embedder, tmp_path_factory):
+    from index.build import build_index
+
+    index = tmp_path_factory.mktemp("archive") / "index"
+    manifest = build_index(seed_dir, index, embedder, index_type="archive")
+    return index, manifest
+
+
+def test_archive_index_answers_like_exact_search(archive_index, seed_bot, seed_dir):
+    """On the seed corpus the re-rank sees every passage: the same answers as the flat index."""
+    from index.store.store import IndexStore
+
+    index, manifest = archive_index
+    assert manifest["index_type"] == "archive" and manifest["faiss"]["vector_dtype"] == "float16"
+    store = IndexStore(index)
+    assert store.exact.dtype == np.float16 and store.sentence_vectors.dtype == np.float16
+    flat = IndexStore(seed_bot.config.index)
+    q = flat.sentence_vectors[3].astype(np.float32)
+    a_idx, a_sc = store.dense_search(q, 5)
+    f_idx, f_sc = flat.dense_search(q, 5)
+    assert a_idx.tolist() == f_idx.tolist() and np.allclose(a_sc, f_sc, atol=2e-3)
+    assert np.allclose(store.passage_vector(2), flat.passage_vector(2), atol=1e-3)
+    rows = np.array([1, 4, 6, 9])  # a filtered question (--source): the same rows either way
+    a_idx, _ = store.dense_search(q, 3, rows=rows)
+    f_idx, _ = flat.dense_search(q, 3, rows=rows)
+    assert a_idx.tolist() == f_idx.tolist() and set(a_idx) <= set(rows)
+    env = {"CITEBOT_CORPUS": str(seed_dir)}
+    answered = 0
+    for question in QUESTIONS:
+        got = [json.loads(run_cli("ask", "--json", "--index", str(ix), question, env=env).stdout)
+               for ix in (index, seed_bot.config.index)]
+        assert_exact_quotes(got[0]["citations"], seed_dir)
+        assert [c["quote"] for c in got[0]["citations"]] == \
+            [c["quote"] for c in got[1]["citations"]]
+        assert got[0]["answered"] == got[1]["answered"]
+        answered += bool(got[0]["citations"])
+    assert answered  # the comparison compares something
+
+
+def test_index_info_says_which_index_and_why(archive_index, seed_bot, seed_dir):
+    index, _ = archive_index
+    env = {"CITEBOT_CORPUS": str(seed_dir)}
+    r = run_cli("index", "info", "--json", "--index", str(index), env=env)
+    info = json.loads(r.stdout)
+    assert info["index_type"] == "archive" and "asked for at build" in info["index_type_why"]
+    assert "re-rank" in info["index_type_why"]
+    r = run_cli("index", "info", "--index", str(seed_bot.config.index), env=env)
+    assert "exact search is fast enough" in r.stdout.decode()
+
+
+def test_damaged_exact_vectors_are_refused(archive_index, tmp_path):
+    import shutil
+
+    from index.errors import IndexCorrupt
+    from index.store.store import IndexStore
+
+    index = tmp_path / "copy"
+    shutil.copytree(archive_index[0], index)
+    gen = index / json.loads((index / "manifest.json").read_text())["generation"]
+    data = (gen / "vectors.npy").read_bytes()
+    (gen / "vectors.npy").write_bytes(data[:-2] + bytes([data[-2] ^ 1, data[-1]]))
+    with pytest.raises(IndexCorrupt, match="vectors.npy"):
+        IndexStore(index)
