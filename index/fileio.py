@@ -6,6 +6,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -105,3 +106,14 @@ def folder_lock(folder: Path, name: str | None = None, on_wait=None):
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def replace_dir(tmp: Path, dest: Path) -> None:
+    """Put the finished folder ``tmp`` at ``dest`` with one rename; a ``dest`` already there (an
+    older revision, or a damaged copy) is renamed aside first and then removed, so that readers
+    see either the old folder or the new one, never a mix."""
+    if dest.exists():
+        stale = dest.parent / f".{dest.name}.{uuid.uuid4().hex[:8]}.old"
+        os.replace(dest, stale)
+        shutil.rmtree(stale, ignore_errors=True)
+    os.replace(tmp, dest)

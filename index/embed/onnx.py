@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import IndexMismatch
-from ..fileio import sha256_file
+from ..fileio import replace_dir, sha256_file
 from .base import Embedder, bucket_batches, cpu_count
 
 ONNX_DIR = "onnx"
@@ -167,11 +167,7 @@ def export_model(st_model, name: str, fingerprint: str, dest: Path) -> Path:
         if cached_export(fingerprint, dest.parent) == dest:
             shutil.rmtree(tmp, ignore_errors=True)  # another build exported it meanwhile
         else:
-            if dest.exists():  # an older revision, or a damaged one: set it aside first
-                stale = dest.parent / f".{dest.name}.{uuid.uuid4().hex[:8]}.old"
-                os.replace(dest, stale)
-                shutil.rmtree(stale, ignore_errors=True)
-            os.replace(tmp, dest)
+            replace_dir(tmp, dest)  # an older revision, or a damaged one, is set aside first
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -25,7 +25,7 @@ import uuid
 from pathlib import Path
 
 from ..errors import IndexError_
-from ..fileio import sha256_file
+from ..fileio import replace_dir, sha256_file
 
 MODELS_DIR = "models"
 MODEL_REF = "model.ref"
@@ -71,11 +71,7 @@ def install_model(index_dir: Path, src: Path, names: tuple[str, ...],
                     os.fsync(fh.fileno())
             if sha256_file(tmp / names[0]) != digests[names[0]]:  # the copy itself went wrong
                 raise OSError(f"copying {src / names[0]} gave other bytes")
-            if dest.exists():  # a damaged copy: set it aside, then swap the new one in
-                stale = models / f".{key}.{uuid.uuid4().hex[:8]}.old"
-                os.replace(dest, stale)
-                shutil.rmtree(stale, ignore_errors=True)
-            os.replace(tmp, dest)
+            replace_dir(tmp, dest)  # a damaged copy is set aside, the new one swapped in
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
