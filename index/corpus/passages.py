@@ -138,20 +138,25 @@ def sentence_embed_text(body: str, start: int, end: int) -> str:
     return head[:cut] if cut > LONG_SENTENCE_HEAD // 2 else head
 
 
-def make_passages(article: Article) -> list[Passage]:
-    """Split an article into passages; ids are ``<article id>:p<n>`` over text paragraphs."""
-    passages, heading, n = [], None, 0
-    body = article.body
+def paragraph_blocks(body: str):
+    """(paragraph number, start, end, heading above it) of each text paragraph of ``body``:
+    headings are not counted, so citation ids ``<article id>:p<n>`` survive edits to them."""
+    heading, n = None, 0
     for start, end in split_blocks(body):
         text = body[start:end]
         if is_heading(text):
             heading = text.lstrip("#").strip()
             continue
         n += 1
-        passages.append(Passage(id=f"{article.id}:p{n}", article_id=article.id, paragraph=n,
-                                start=start, end=end, sentences=split_sentences(text, start),
-                                heading=heading))
-    return passages
+        yield n, start, end, heading
+
+
+def make_passages(article: Article) -> list[Passage]:
+    """Split an article into passages; ids are ``<article id>:p<n>`` over text paragraphs."""
+    body = article.body
+    return [Passage(id=f"{article.id}:p{n}", article_id=article.id, paragraph=n, start=start,
+                    end=end, sentences=split_sentences(body[start:end], start), heading=heading)
+            for n, start, end, heading in paragraph_blocks(body)]
 
 
 def passage_text(article: Article, passage: Passage) -> str:

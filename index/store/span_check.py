@@ -55,17 +55,10 @@ def sentences_ok(body: str, start: int, end: int, sentences) -> bool:
 
 def cached_rows_ok(body: str, rows) -> bool:
     """Rows ``[paragraph, start, end, heading, sentences]`` (PassageCache) fit ``body``."""
-    from ..corpus.passages import is_heading, split_blocks
+    from ..corpus.passages import paragraph_blocks
 
     try:
-        want, heading, n = [], None, 0
-        for s, e in split_blocks(body):
-            text = body[s:e]
-            if is_heading(text):
-                heading = text.lstrip("#").strip()
-                continue
-            n += 1
-            want.append((n, s, e, heading))
+        want = list(paragraph_blocks(body))
         if len(rows) != len(want):
             return False
         for row, (n, s, e, heading) in zip(rows, want):
