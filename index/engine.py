@@ -22,7 +22,8 @@ from .errors import (
     UsageError,
 )
 from .fileio import folder_lock
-from .search.rank import Searcher, SearchParams
+from .search.params import SearchParams
+from .search.rank import Searcher
 from .store.store import IndexStore, read_manifest
 
 # The last colon splits: article ids from front matter may hold colons themselves.

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from index.corpus.passages import split_sentences
 from index.errors import BadQuestion
+from index.search.params import MAX_QUESTION_CHARS, clean_question
 from index.search.quotes import QUOTE_BUDGET
-from index.search.rank import MAX_QUESTION_CHARS, clean_question
 
 PROSE = st.text(alphabet=st.sampled_from(list(string.ascii_letters[:8] + " .?!\n\"”’U.S.Mr 12,3$:;—")),
                 max_size=300)

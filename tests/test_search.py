@@ -5,7 +5,7 @@ from conftest import assert_exact_quotes
 
 from index.errors import BadQuestion
 from index.search.lexical import question_type
-from index.search.rank import clean_question
+from index.search.params import clean_question
 
 # (question, article, words the first quote must hold): written for this suite, not tuned on.
 ON_TOPIC = [

@@ -20,7 +20,8 @@ import numpy as np
 from ..corpus.articles import Article, slugify, write_article
 from ..errors import BadQuestion, UsageError
 from ..search.lexical import tokenize
-from ..search.rank import Searcher, clean_question
+from ..search.params import clean_question
+from ..search.rank import Searcher
 
 # Asked of every corpus: nothing in a news or Wikipedia corpus should answer them with a quote.
 GENERAL_OFF_TOPIC = (
@@ -327,7 +328,7 @@ def evaluate_squad(path: Path, k: int = 3, threshold: float | None = None,
         searcher = bot.searcher
         report = run(searcher, es, k, label=Path(path).name)
         if tune:
-            from ..search.rank import clean_question
+            from ..search.params import clean_question
             from .tuning import cross_validate
 
             vecs = embed_all(searcher, [clean_question(q.question) for q in es.questions])

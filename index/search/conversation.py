@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from ..answer import Answer
 from ..text import FOLLOW_UP_FUNCTION_WORDS, stopwords, words
-from .rank import clean_question
+from .params import clean_question
 
 FOLLOW_UP_WINDOW_S = 300.0     # "a few minutes": older context is forgotten
 MAX_FOLLOW_UP_WORDS = 12       # longer questions carry their own topic
