@@ -88,10 +88,11 @@ def test_cli_text_shows_dates_and_says_as_of_when_they_differ(ferry_env):
     assert f"as of {NEW_DATE}" in r.stdout.decode()
 
 
+@pytest.mark.parametrize("flag", ["--as-of", "--since"])
 @pytest.mark.parametrize("bad", ["2024-02-30", "yesterday", "2024-06", "16/06/2024", ""])
-def test_cli_bad_as_of_is_one_line_exit_2(ferry_env, bad, tmp_path):
+def test_cli_bad_as_of_is_one_line_exit_2(ferry_env, bad, flag, tmp_path):
     env = {**ferry_env, "CITEBOT_INDEX": str(tmp_path / "never-built")}
-    r = run_cli("ask", "--as-of", bad, FARE_QUESTION, env=env)
+    r = run_cli("ask", flag, bad, FARE_QUESTION, env=env)
     err = r.stderr.decode()
     assert r.returncode == 2 and "not a date" in err and len(err.strip().splitlines()) == 1
     assert "Traceback" not in err and not (tmp_path / "never-built").exists()  # nothing done

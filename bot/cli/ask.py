@@ -18,8 +18,9 @@ from .common import fail, index_options, open_bot
 @click.option("--format", "fmt", type=click.Choice(render.FORMATS), default=None,
               help="Output form: text (default), markdown (to paste) or json.")
 @click.option("--threshold", type=float, help="Not-found threshold [env CITEBOT_THRESHOLD].")
-@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="Only articles published on or after this date (undated ones left out).")
+@click.option("--since", metavar="DATE",
+              help="Only articles published on or after this date (YYYY-MM-DD or ISO 8601; "
+                   "undated ones left out).")
 @click.option("--source", "source_name", help="Only articles from this source (any case).")
 @click.option("--as-of", "as_of", metavar="DATE",
               help="Answer as of this date (YYYY-MM-DD or ISO 8601): later articles are not "
@@ -37,6 +38,7 @@ def ask(question, k, as_json, threshold, since, source_name, corpus, index_dir, 
     as_json = as_json or fmt == "json"
     try:
         day = parse_date(as_of) if as_of is not None else today()
+        since = parse_date(since) if since is not None else None
     except BadDate as exc:
         fail(str(exc))
     if input_fmt == "jsonl" and (question or sys.stdin.isatty()):
@@ -44,7 +46,7 @@ def ask(question, k, as_json, threshold, since, source_name, corpus, index_dir, 
              "(pipe a file in: citebot ask --input jsonl < questions.jsonl)")
     bot = open_bot(corpus, index_dir, model, threshold)
     if since or source_name:
-        bot.scope = {"since": since and since.date().isoformat(), "source": source_name}
+        bot.scope = {"since": since and since.isoformat(), "source": source_name}
         bot.articles_in_scope()  # no matching article: say so now, before any question
     if question:
         print_answer(bot, " ".join(question), k, as_json, fmt=fmt, as_of=day)
