@@ -53,6 +53,7 @@ from .quotes import (
     unit_match,
 )
 from .timeframe import TimeTerms, passage_days, read_timeframe, to_date
+from .window import answer_odds, best_window, sentence_table
 
 _ANALYSIS_CACHE = 4096  # passages whose sentences stay tokenized between questions
 
@@ -298,6 +299,30 @@ class Searcher:
             feats["match"] = unit_match(self.params, feats["evidence"])
         return quote_span(self.params, q, s, feats["match"], feats["evidence"]["units"])
 
+    def answer_window(self, q: Query, i: int, feats: dict) -> tuple[int, int, int, int, int]:
+        """The first quote (window.py): the window of sentences around passage ``i``, across
+        paragraph breaks, likeliest to hold the answer: (passage row where it starts, start,
+        end, and the span of its likeliest sentence)."""
+        if "evidence" not in feats:
+            feats["evidence"] = self.evidence(q, i, feats["sent_scores"])
+            feats["match"] = unit_match(self.params, feats["evidence"])
+
+        def match_of(j: int) -> np.ndarray:
+            if j == i:
+                return feats["match"]
+            lo, hi = self.store.sentence_rows(j)
+            cos = np.asarray(self.store.sentence_vectors[lo:hi], dtype=np.float32) @ q.vec
+            return unit_match(self.params, self.evidence(q, j, cos))
+
+        sents, table = sentence_table(self, q, i, match_of)
+        if not sents:
+            return i, self.store.passages[i].start, self.store.passages[i].end, \
+                self.store.passages[i].start, self.store.passages[i].end
+        prob = answer_odds(table)
+        a, b = best_window(sents, prob)
+        top = a + int(np.argmax(prob[a:b + 1]))
+        return sents[a][2], sents[a][0], sents[b][1], sents[top][0], sents[top][1]
+
     def across(self, i: int, start: int, end: int) -> tuple[int, int]:
         """Widen a quote into the next paragraph's first sentences (then the previous one's
         last) while it stays within QUOTE_BUDGET: news paragraphs are a sentence or two, and
@@ -390,14 +415,19 @@ class Searcher:
                 break
             passage = self.store.passages[i]
             article = self.store.article_by_id[passage.article_id]
-            start, end, first, last = self.best_span(q, i, feats, mode)
-            if mode == "hybrid" and p.cross and not cites:  # the first quote only
-                start, end = self.across(i, start, end)
+            if mode == "hybrid" and p.window and not cites:  # the first quote only
+                i, start, end, core_start, core_end = self.answer_window(q, i, feats)
+                passage = self.store.passages[i]
+            else:
+                start, end, first, last = self.best_span(q, i, feats, mode)
+                s = self.sentences(i)
+                core_start, core_end = s.spans[first][0], s.spans[last][1]
+                if mode == "hybrid" and p.cross and not cites:  # the first quote only
+                    start, end = self.across(i, start, end)
             if any(c.article.id == article.id and c.start < end and start < c.end
                    for c in cites):  # already inside an earlier, wider quote
                 continue
-            s = self.sentences(i)
-            core = norm_words(article.body[s.spans[first][0]:s.spans[last][1]])
+            core = norm_words(article.body[core_start:core_end])
             whole = norm_words(article.body[start:end])
             ref = ArticleRef(**article.meta())
             twin = next((c for c_core, c_whole, c in shown
