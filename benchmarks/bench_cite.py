@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-# The calibration set, written for it (tests/test_cite.py has sentences of its own).
+# The calibration set, written for it (tests/index/cite/test_cite.py has sentences of its own).
 # (paraphrase of a claim in the seed corpus, article id, words of the sentence it comes from)
 PARAPHRASES = [
     ("the trust fund backed by the UN has only collected $21 million", "mss-deployment",

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from common import ROOT, command, machine, median, percentile
 
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "support"))
 QUESTIONS = ["When did the first Kenyan contingent arrive?", "Which countries threatened a veto?",
              "How much money has the trust fund raised?", "Who is Brian A. Nichols?"]
 

@@ -1,5 +1,6 @@
 """Bursts through the Telegram bot: N chats ask at once, the real Application answers through a
-fake Bot API server on 127.0.0.1 (tests/fake_bot_api.py); time until every chat has its answer.
+fake Bot API server on 127.0.0.1 (tests/support/fake_bot_api.py); time until every chat has its
+answer.
 
     python benchmarks/bench_telegram.py                    # 50 and 200 chats, paced and not
     python benchmarks/bench_telegram.py --chats 500 --pace 0
@@ -21,7 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "support")]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 QUESTIONS = ["When did the first Kenyan contingent arrive?", "Which countries threatened a veto?",

@@ -4,7 +4,7 @@ chats over the rate limit), the real bot answers through the fake Bot API server
     python benchmarks/bench_telegram_load.py                 # pacing off, then Telegram's 30/s
     python benchmarks/bench_telegram_load.py --pace 0 --runs 3
 
-Shares the load and its checks with tests/test_telegram_load.py (every question answered once,
+Shares the load and its checks with tests/bot/telegram/test_load.py (every question answered once,
 the refusals exact). Builds a private index of corpus/ in a temporary folder. Throughput: answers
 per second from the first question queued to the last answer at the server. Latency: from a
 question being queued to its answer reaching the server (a chat's questions are answered in
@@ -22,7 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parent.parent / "tests")]
+TESTS = Path(__file__).resolve().parent.parent / "tests"
+sys.path[:0] = [str(TESTS / "support"), str(TESTS / "bot" / "telegram")]
 from common import ROOT, percentile, report  # noqa: E402
 
 
@@ -30,7 +31,7 @@ async def one_run(citebot, pace: float) -> list:
     from fake_bot_api import FakeBotAPI
     from telegram_harness import running_bot
     from telegram_traffic import Traffic, rss_mb
-    from test_telegram_load import CHATS, GREEDY, PER_CHAT, RATE, run_load
+    from test_load import CHATS, GREEDY, PER_CHAT, RATE, run_load
 
     with FakeBotAPI() as api:
         async with running_bot(citebot, api, rate=RATE, messages_per_s=pace):

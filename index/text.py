@@ -33,7 +33,8 @@ def words(text: str) -> list[str]:
 # -- word lists ----------------------------------------------------------------------------
 
 # bm25s's English stop words (bm25s.stopwords.STOPWORDS_EN), copied: importing bm25s pulls in
-# scipy, 0.2 s that a one-shot `citebot ask` cannot afford (tests/test_onnx.py checks the copy).
+# scipy, 0.2 s that a one-shot `citebot ask` cannot afford (tests/index/embed/test_onnx.py checks
+# the copy).
 STOPWORDS_EN = ("a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into",
                 "is", "it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then",
                 "there", "these", "they", "this", "to", "was", "will", "with")

@@ -148,7 +148,7 @@ def test_names_come_from_their_owner():
     API, ``index``, excepted)."""
     files = module_files()
     owned = {name: top_level_names(path) for name, path in files.items()}
-    users = {**files, **{f"tests.{p.stem}": p for p in (ROOT / "tests").glob("*.py")},
+    users = {**files, **{f"tests.{p.stem}": p for p in (ROOT / "tests").rglob("*.py")},
              **{f"benchmarks.{p.stem}": p for p in (ROOT / "benchmarks").glob("*.py")}}
     bad = []
     for mod, path in users.items():

@@ -52,7 +52,7 @@ class SearchParams:
                                    # must beat that whole sentence alone by this much
     # "Not found" (confidence_of): `citebot eval` prints the calibrated threshold. SQuAD subset:
     # answerable answered 99.4%, other articles' questions refused 99.6%, the general ones all;
-    # seed corpus (tests/test_search.py): on-topic >= 0.63, off-topic <= 0.44, vague
+    # seed corpus (tests/index/search/test_search.py): on-topic >= 0.63, off-topic <= 0.44, vague
     # follow-ups ("How many officers were in it?") <= 0.45.
     min_terms: int = 2             # question terms for the term share to count
     threshold: float = 0.54

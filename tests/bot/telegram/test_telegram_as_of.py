@@ -1,6 +1,6 @@
 """Telegram answers as of the message's date, inline mode as of now, and every quote shows its
 article's date (the real bot against the fake Bot API, the real index of two invented dated
-articles: tests/dated_fixtures.py)."""
+articles: tests/support/dated_fixtures.py)."""
 
 from __future__ import annotations
 

@@ -18,10 +18,11 @@ would talk to api.telegram.org. It
   delay has passed, then the connection is closed), ``fail(kind="drop")`` (connection closed
   without an answer), ``fail(kind="delay", delay=0.5)`` (answered normally, late).
 
-Updates are queued with the builders of tests/fake_updates.py (``api.message(chat, text)``,
-``api.callback(...)``, ``api.inline_query(...)``...); HTML is checked by tests/telegram_html.py.
+Updates are queued with the builders of tests/support/fake_updates.py (``api.message(chat,
+text)``, ``api.callback(...)``, ``api.inline_query(...)``...); HTML is checked by
+tests/support/telegram_html.py.
 It runs in its own threads (``ThreadingHTTPServer``), so a test's event loop never blocks it.
-Load and fault tests reuse it, with the real bot from tests/telegram_harness.py::
+Load and fault tests reuse it, with the real bot from tests/support/telegram_harness.py::
 
     with FakeBotAPI() as api:
         async with running_bot(seed_bot, api, rate=(5, 60)) as app:   # the real Application
@@ -204,7 +205,7 @@ class FakeBotAPI(UpdateBuilders):
                     return rule
         return None
 
-    # -- updates (builders for each kind: tests/fake_updates.py) ------------------------------
+    # -- updates (builders for each kind: tests/support/fake_updates.py) ----------------------
     def push_update(self, payload: dict) -> int:
         """Queue a raw update (``update_id`` is added); returns its id."""
         with self._cond:

@@ -1,6 +1,7 @@
 """The Telegram bot end to end: the real python-telegram-bot Application against a fake Bot API
-server on 127.0.0.1 (tests/fake_bot_api.py), answering with the session's real index and model.
-Limits, faults, secrets and the webhook: tests/test_telegram_ops.py.
+server on 127.0.0.1 (tests/support/fake_bot_api.py), answering with the session's real index and
+model.
+Limits, faults, secrets and the webhook: tests/bot/telegram/test_ops.py.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Answers as of a date: the library's ``as_of``, `ask --as-of` and `ask --input jsonl`,
-on two invented dated articles (tests/dated_fixtures.py), with a real index and model."""
+on two invented dated articles (tests/support/dated_fixtures.py), with a real index and model."""
 
 from __future__ import annotations
 

@@ -48,7 +48,7 @@ def _assert_answers(index: Path):
 
 
 def _child(corpus, index):
-    code = CHILD.format(tests=str(Path(__file__).parent), root=str(ROOT), corpus=str(corpus),
+    code = CHILD.format(tests=str(ROOT / "tests"), root=str(ROOT), corpus=str(corpus),
                         index=str(index))
     return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
