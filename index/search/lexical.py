@@ -66,6 +66,10 @@ _NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w'’-]+")
 _ENTITY = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w'’-]+|[“\"‘][^”\"’]{2,80}[”\"’]|\d[\d,.]*")
 _TYPE_PATTERNS = {"when": _WHEN, "number": _NUMBER, "name": _NAME, "place": _NAME,
                   "entity": _ENTITY}
+# Capitalised, but no name, place or title: days and months.
+CALENDAR = frozenset({"monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+                      "sunday", "january", "february", "march", "april", "may", "june", "july",
+                      "august", "september", "october", "november", "december"})
 _PLACE_NOUNS = ("city|cities|country|countries|state|states|town|towns|nation|nations|region|"
                 "regions|county|province|island|islands|airport|university|college|school|"
                 "stadium|venue|continent|capital|location|place|places|port|river|sea|ocean|"
@@ -97,7 +101,8 @@ def type_match(kind: str | None, sentence: str, asked: set[str] = frozenset()) -
     pattern = _TYPE_PATTERNS.get(kind or "")
     if pattern is None:
         return 0.0
-    return 1.0 if any(m.group(0).lower().strip(".,") not in asked
+    skip = asked if kind == "when" else asked | CALENDAR  # "on Thursday" names no one
+    return 1.0 if any(m.group(0).lower().strip(".,") not in skip
                       for m in pattern.finditer(sentence)) else 0.0
 
 

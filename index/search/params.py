@@ -66,7 +66,8 @@ class SearchParams:
     t_any: float = 0.2
     t_period: float = 0.15
     cross: bool = True             # quotes may go on into the neighbouring paragraphs
-    window: bool = False           # the first quote: the window likeliest to hold the answer
+    window: bool = True            # news: the first quote is the window likeliest to hold
+                                   # the answer (window.py)
     newest_first: bool = True      # present-tense: the first quotes' newest article first
 
 

@@ -299,10 +299,9 @@ class Searcher:
             feats["match"] = unit_match(self.params, feats["evidence"])
         return quote_span(self.params, q, s, feats["match"], feats["evidence"]["units"])
 
-    def answer_window(self, q: Query, i: int, feats: dict) -> tuple[int, int, int, int, int]:
-        """The first quote (window.py): the window of sentences around passage ``i``, across
-        paragraph breaks, likeliest to hold the answer: (passage row where it starts, start,
-        end, and the span of its likeliest sentence)."""
+    def window_table(self, q: Query, i: int, feats: dict) -> tuple[list, np.ndarray]:
+        """The candidate sentences of a first quote around passage ``i`` and their features
+        (window.sentence_table)."""
         if "evidence" not in feats:
             feats["evidence"] = self.evidence(q, i, feats["sent_scores"])
             feats["match"] = unit_match(self.params, feats["evidence"])
@@ -314,14 +313,21 @@ class Searcher:
             cos = np.asarray(self.store.sentence_vectors[lo:hi], dtype=np.float32) @ q.vec
             return unit_match(self.params, self.evidence(q, j, cos))
 
-        sents, table = sentence_table(self, q, i, match_of)
-        if not sents:
-            return i, self.store.passages[i].start, self.store.passages[i].end, \
-                self.store.passages[i].start, self.store.passages[i].end
+        return sentence_table(self, q, i, match_of)
+
+    def answer_window(self, q: Query, i: int, feats: dict) -> tuple[int, int, int, int, int]:
+        """The first quote of a news answer (window.py): the window of sentences around
+        passage ``i``, across paragraph breaks, likeliest to hold the answer: (the passage row
+        of its likeliest sentence, which the citation names; start, end; that sentence's
+        span)."""
+        sents, table = self.window_table(q, i, feats)
+        if not sents:  # a passage without sentences: quoted whole
+            passage = self.store.passages[i]
+            return i, passage.start, passage.end, passage.start, passage.end
         prob = answer_odds(table)
         a, b = best_window(sents, prob)
         top = a + int(np.argmax(prob[a:b + 1]))
-        return sents[a][2], sents[a][0], sents[b][1], sents[top][0], sents[top][1]
+        return sents[top][2], sents[a][0], sents[b][1], sents[top][0], sents[top][1]
 
     def across(self, i: int, start: int, end: int) -> tuple[int, int]:
         """Widen a quote into the next paragraph's first sentences (then the previous one's
@@ -415,7 +421,8 @@ class Searcher:
                 break
             passage = self.store.passages[i]
             article = self.store.article_by_id[passage.article_id]
-            if mode == "hybrid" and p.window and not cites:  # the first quote only
+            if mode == "hybrid" and p.window and not cites and article.published:
+                # The first quote of a news article: window.py.
                 i, start, end, core_start, core_end = self.answer_window(q, i, feats)
                 passage = self.store.passages[i]
             else:

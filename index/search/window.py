@@ -1,15 +1,21 @@
-"""The first quote as a window over the article: the run of sentences, across paragraph
-breaks, most likely to hold the answer.
+"""The first quote of a news answer as a window over its article: the run of sentences,
+across paragraph breaks, most likely to hold the answer.
 
-News paragraphs are a sentence or two, and the sentence that names what a question asks for
-often follows (or precedes) the one that restates the question. So the first quote is chosen
-among the windows of consecutive sentences, within QUOTE_BUDGET characters, around the best
-passage: each sentence gets the probability that it holds the answer (a logistic model of a
-few features: its match to the question, whether it names the kind of thing asked for and
-what the question does not already say, where it stands relative to the best-matching
-sentence), and the window with the highest chance that at least one of its sentences holds the
-answer is quoted. The weights are fitted by benchmarks/fit_quote_window.py on the news dev set
-and the SQuAD subset (docs/benchmarks.md, "Answer quality").
+News paragraphs are a sentence or two; a question often restates one sentence while the thing
+it asks for is named in the next paragraph or in the lede, where news names its subject
+("Which show was green-lit?": the lede names the show, the sentence the question restates
+says "the show"). So for a dated (news) article the first quote is chosen among the windows
+of consecutive sentences, within QUOTE_BUDGET characters, over the best passage, its
+neighbouring paragraphs (REACH) and the article's first paragraphs (LEDE): each sentence gets
+the probability that it is the one holding the answer (a conditional logit over the
+candidate sentences of the question: its match to the question, whether it names the kind of
+thing asked for and what the question does not already say, whether it names the article's
+title subject, where it stands), and the window holding the most probability is quoted.
+
+The weights are fitted by benchmarks/fit_quote_window.py on the news dev set (cross-validated
+there; docs/benchmarks.md, "Answer quality"). Undated articles (reference text such as the
+SQuAD subset, where the lede is no summary) keep the quote of quotes.quote_span: fitted on
+both, one model lost on each (answer-in-quote@1 SQuAD 0.905 -> 0.89, news 0.72 -> 0.66).
 """
 
 from __future__ import annotations
@@ -19,89 +25,116 @@ import re
 
 import numpy as np
 
-from .lexical import type_match
+from .lexical import CALENDAR, type_match
 from .quotes import QUOTE_BUDGET, Query, coverage
 
-# How far from the best passage the window may reach, in paragraphs.
+# How far from the best passage the window may reach, in paragraphs; the article's first
+# LEDE paragraphs are candidates too.
 REACH = 1
+LEDE = 2
 _KINDS = ("when", "number", "name", "place", "entity")
 _NAMED = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w'’-]+")
 _FIGURE = re.compile(r"\d[\d,.]*")
-FEATURES = ("bias", "cos", "terms", "pairs", "match_gap", "best", "after", "before", "far",
-            "same_passage", "leans", "first_in_par", "named_new", "figure_new",
-            *(f"type_{k}" for k in _KINDS), "no_kind")
-# Fitted weights (FEATURES order); see the module docstring.
-WEIGHTS = np.zeros(len(FEATURES))
+_WORD = re.compile(r"[\w'’-]+")
+
+FEATURES = ("cos", "terms", "pairs", "match_gap", "best", "after", "before", "far", "leans",
+            "named_new", "figure_new", "type", *(f"type_{k}" for k in _KINDS), "no_kind", "lede",
+            "title_new", "title_named", "article_first", "position", "restates",
+            *(f"lede_{k}" for k in _KINDS))
+# Fitted by benchmarks/fit_quote_window.py on news dev (--l2 0.003; cross-validated 0.727-0.730).
+FITTED = {
+    "cos": 0.880, "terms": 0.089, "pairs": 0.288, "match_gap": 1.427, "best": -0.048,
+    "after": -0.145, "before": 0.193, "far": -0.544, "leans": -0.776, "named_new": 0.732,
+    "figure_new": 0.483, "type": 1.313, "type_when": 0.174, "type_number": 0.983,
+    "type_name": 0.013, "type_place": -0.165, "type_entity": 0.308, "no_kind": 0.000,
+    "lede": 0.117, "title_new": 1.061, "title_named": 0.544, "article_first": 0.725,
+    "position": 0.321, "restates": -0.022, "lede_when": -0.230, "lede_number": -0.546,
+    "lede_name": 0.623, "lede_place": 0.620, "lede_entity": 0.279}
+WEIGHTS = np.array([FITTED[name] for name in FEATURES])
 
 
-def _new_count(pattern: re.Pattern, text: str, asked: set[str]) -> int:
-    return sum(1 for m in pattern.finditer(text) if m.group(0).lower().strip(".,") not in asked)
+def _new_names(text: str, asked: set[str]) -> set[str]:
+    """The capitalised words of a sentence the question does not have (days and months are
+    no names), lower-cased."""
+    return {w for w in (m.group(0).lower().strip(".,") for m in _NAMED.finditer(text))
+            if w not in asked and w not in CALENDAR}
+
+
+def _new_figures(text: str, asked: set[str]) -> int:
+    return sum(1 for m in _FIGURE.finditer(text) if m.group(0).strip(".,") not in asked)
 
 
 def sentence_table(searcher, q: Query, i: int, match_of) -> tuple[list, np.ndarray]:
-    """The sentences of passage ``i`` and its neighbours in the same article (REACH), in
-    article order: ([(start, end, passage row, index in passage)], features (n, FEATURES)).
-    ``match_of(j)``: the unit match of passage ``j``'s sentences (quotes.unit_match)."""
+    """The candidate sentences of passage ``i``'s article, in article order: those of ``i``,
+    of its REACH neighbours and of the first LEDE paragraphs; ([(start, end, passage row,
+    index in passage)], features (n, FEATURES)). ``match_of(j)``: the unit match of passage
+    ``j``'s sentences (quotes.unit_match)."""
     store = searcher.store
-    rows = store.article_rows(store.passages[i].article_id)
-    first, last = max(rows.start, i - REACH), min(rows.stop - 1, i + REACH)
-    sents, feats = [], []
-    matches = {j: match_of(j) for j in range(first, last + 1)}
+    article_id = store.passages[i].article_id
+    article = store.article_by_id[article_id]
+    rows = store.article_rows(article_id)
+    near = range(max(rows.start, i - REACH), min(rows.stop, i + REACH + 1))
+    chosen = sorted(set(near) | set(range(rows.start, min(rows.stop, rows.start + LEDE))))
+    analysed = {j: searcher.sentences(j) for j in chosen}
+    matches = {j: match_of(j) for j in chosen}
     best_match = float(matches[i].max()) if len(matches[i]) else 0.0
-    best_k = int(np.argmax(matches[i])) if len(matches[i]) else 0
-    # Article-order position of the best sentence, to measure distances from it.
-    order = 0
-    best_pos = None
-    for j in range(first, last + 1):
-        s = searcher.sentences(j)
-        if j == i:
-            best_pos = order + best_k
-        order += len(s.spans)
-    pos = 0
-    for j in range(first, last + 1):
-        s = searcher.sentences(j)
+    best_pos = sum(len(analysed[j].spans) for j in chosen if j < i) + \
+        (int(np.argmax(matches[i])) if len(matches[i]) else 0)
+    title = analysed[i].context_terms
+    title_new = title - set(q.weights) - {t for t in title if t in q.asked}
+    title_words = {w.lower() for w in _WORD.findall(article.title or "")}
+    first_row = int(store.sentence_offsets[rows.start])
+    sents, feats = [], []
+    for j in chosen:
+        s = analysed[j]
         lo, hi = store.sentence_rows(j)
-        vecs = np.asarray(store.sentence_vectors[lo:hi], dtype=np.float32)
-        cos = vecs @ q.vec if len(vecs) else np.zeros(0)
-        m = matches[j]
+        cos = np.asarray(store.sentence_vectors[lo:hi], dtype=np.float32) @ q.vec \
+            if hi > lo else np.zeros(0)
+        lede = j - rows.start < LEDE
         for k, (a, b) in enumerate(s.spans):
-            d = pos - best_pos
+            d = len(sents) - best_pos
             text = s.texts[k]
             t = type_match(q.kind, text, q.asked) if q.kind else 0.0
-            row = [1.0, float(cos[k]), coverage(q, s.content[k]),
-                   len(q.pairs & s.pairs[k]) / max(1, len(q.pairs)),
-                   float(m[k]) - best_match, float(d == 0), float(d > 0), float(d < 0),
-                   float(abs(d) >= 2), float(j == i), float(s.pair_start[k] is not None),
-                   float(k == 0), min(3, _new_count(_NAMED, text, q.asked)) / 3,
-                   min(3, _new_count(_FIGURE, text, q.asked)) / 3,
-                   *(t * (q.kind == kind) for kind in _KINDS), float(q.kind is None)]
+            names = _new_names(text, q.asked)
             sents.append((a, b, j, k))
-            feats.append(row)
-            pos += 1
-    return sents, np.asarray(feats, dtype=np.float64)
+            feats.append([
+                float(cos[k]), coverage(q, s.content[k]),
+                len(q.pairs & s.pairs[k]) / max(1, len(q.pairs)),
+                float(matches[j][k]) - best_match, float(d == 0), float(d > 0), float(d < 0),
+                float(abs(d) >= 2), float(s.pair_start[k] is not None),
+                min(3, len(names)) / 3, min(3, _new_figures(text, q.asked)) / 3,
+                # The kind asked for, shared by all kinds and per kind (few "who" questions:
+                # the penalty on weights draws theirs to the shared one).
+                t, *(t * (q.kind == kind) for kind in _KINDS), float(q.kind is None),
+                float(lede), float(bool(title_new & s.content[k])),
+                float(bool(names & title_words)),
+                float(j == rows.start and k == 0),
+                math.log1p(lo - first_row + k) / math.log(30),
+                # Repeats the question without the kind of thing it asks for: context at best.
+                coverage(q, s.content[k]) * (q.kind is not None and not t),
+                *(float(lede and q.kind == kind) for kind in _KINDS)])
+    return sents, np.asarray(feats, dtype=np.float64).reshape(len(sents), len(FEATURES))
 
 
 def answer_odds(feats: np.ndarray, weights: np.ndarray = WEIGHTS) -> np.ndarray:
-    """Each sentence's probability of holding the answer."""
-    return 1.0 / (1.0 + np.exp(-(feats @ weights)))
+    """The probability that each candidate sentence is the one holding the answer."""
+    z = feats @ weights
+    e = np.exp(z - z.max()) if len(z) else z
+    return e / e.sum() if len(z) else e
 
 
-def best_window(sents: list, prob: np.ndarray, must: int | None = None,
-                budget: int = QUOTE_BUDGET) -> tuple[int, int]:
-    """(first, last) sentence of the window within ``budget`` characters with the highest
-    chance that one of its sentences holds the answer (1 - prod(1 - p)); ``must``: a sentence
-    every window holds. A lone sentence over the budget is a window of its own."""
-    logq = np.log1p(-np.clip(prob, 0.0, 1.0 - 1e-9))
-    best, choice = math.inf, (0, 0)
-    n = len(sents)
-    for a in range(n):
+def best_window(sents: list, prob: np.ndarray, budget: int = QUOTE_BUDGET) -> tuple[int, int]:
+    """(first, last) sentence of the window within ``budget`` characters that holds the most
+    answer probability. A window never skips a paragraph; a lone sentence over the budget is
+    a window of its own. Ties go to the earlier, shorter window."""
+    best, choice = -1.0, (0, 0)
+    for a in range(len(sents)):
         total = 0.0
-        for b in range(a, n):
-            if b > a and sents[b][1] - sents[a][0] > budget:
+        for b in range(a, len(sents)):
+            if b > a and (sents[b][1] - sents[a][0] > budget
+                          or sents[b][2] - sents[b - 1][2] > 1):
                 break
-            total += logq[b]
-            if must is not None and not a <= must <= b:
-                continue
-            if total < best - 1e-12:
+            total += float(prob[b])
+            if total > best + 1e-12:
                 best, choice = total, (a, b)
     return choice

@@ -30,6 +30,16 @@ DATED = {
         "Fishermen have complained for years about foam on the water near the weirs. Two "
         "factories were fined last autumn for dumping dye.\n\n"
         "The chair of the summit, Ilse Varga, said the mayors would sign a binding pact."),
+    # The answer is in the paragraph after the one that restates the question, and the two
+    # together are longer than a quote may be.
+    "harbour-talks": (
+        "Retired judge picked to lead harbour talks", "2024-02-20",
+        "The harbour talks between the fishing cooperatives and the port authority, first "
+        "proposed after the storms of last winter damaged the breakwater, will open next "
+        "month and are expected to run for at least two weeks, the cooperatives said in a "
+        "statement read out on the quay on Thursday evening.\n\n"
+        "The talks will be led by Orla Penhale, a retired judge from Marrowby.\n\n"
+        "Repairs to the breakwater are expected to cost more than the harbour earns in a year."),
     "undated-festival": (
         "A history of lantern festivals", None,
         "Lantern festivals in harbour towns go back centuries. The Lakeview Lantern Festival "
@@ -111,6 +121,17 @@ def test_restating_sentence_is_quoted_with_the_answer(dated):
         assert answer.answered, question
         assert needle in answer.citations[0].quote, (question, answer.citations[0].quote)
         assert_exact_quotes(answer.citations + answer.more, corpus)
+
+
+@pytest.mark.parametrize("question", ["Who will lead the harbour talks?",
+                                      "Who will chair the harbour talks?"])
+def test_answer_in_the_next_paragraph_is_quoted(dated, question):
+    bot, corpus = dated
+    answer = bot.ask(question)
+    assert answer.answered and answer.citations[0].article.id == "harbour-talks"
+    first = answer.citations[0]
+    assert "Orla Penhale" in first.quote and len(first.quote) <= 300, first.quote
+    assert_exact_quotes(answer.citations + answer.more, corpus)
 
 
 # -- keywords and pasted markup, on the seed corpus --------------------------------------------
