@@ -196,3 +196,13 @@ def test_timeframe_reading():
     assert tf.period == (dt.date(2023, 1, 1), dt.date(2023, 12, 31))
     assert read_timeframe("Has it rained this much since 2019?", base).period is None
     assert read_timeframe("Which team won in 2024?", base).present  # the period reaches now
+
+
+@pytest.mark.parametrize("word", ["Penhale", "breakwater", "Brennick"])
+def test_keywords_in_dated_news_quote_the_word(dated, word):
+    # News first quotes are chosen as windows (window.py); a keyword search still quotes
+    # a sentence that holds the word.
+    bot, corpus = dated
+    answer = bot.ask(word)
+    assert answer.answered and word.lower() in answer.citations[0].quote.lower()
+    assert_exact_quotes(answer.citations + answer.more, corpus)
