@@ -38,9 +38,12 @@ def ask(question, k, as_json, threshold, since, source_name, corpus, index_dir, 
     as_json = as_json or fmt == "json"
     try:
         day = parse_date(as_of) if as_of is not None else today()
+    except BadDate as exc:
+        fail(f"--as-of: {exc}")
+    try:
         since = parse_date(since) if since is not None else None
     except BadDate as exc:
-        fail(str(exc))
+        fail(f"--since: {exc}")
     if input_fmt == "jsonl" and (question or sys.stdin.isatty()):
         fail("--input jsonl reads JSON Lines from stdin, not arguments or a terminal "
              "(pipe a file in: citebot ask --input jsonl < questions.jsonl)")

@@ -38,7 +38,7 @@ _FIGURE = re.compile(r"\d[\d,.]*")
 _WORD = re.compile(r"[\w'’-]+")
 
 FEATURES = ("cos", "terms", "pairs", "match_gap", "best", "after", "before", "far", "leans",
-            "named_new", "figure_new", "type", *(f"type_{k}" for k in _KINDS), "no_kind", "lede",
+            "named_new", "figure_new", "type", *(f"type_{k}" for k in _KINDS), "lede",
             "title_new", "title_named", "article_first", "position", "restates",
             *(f"lede_{k}" for k in _KINDS))
 # Fitted by benchmarks/fit_quote_window.py on news dev (--l2 0.003; cross-validated 0.727-0.730).
@@ -105,7 +105,7 @@ def sentence_table(searcher, q: Query, i: int, match_of) -> tuple[list, np.ndarr
                 min(3, len(names)) / 3, min(3, _new_figures(text, q.asked)) / 3,
                 # The kind asked for, shared by all kinds and per kind (few "who" questions:
                 # the penalty on weights draws theirs to the shared one).
-                t, *(t * (q.kind == kind) for kind in _KINDS), float(q.kind is None),
+                t, *(t * (q.kind == kind) for kind in _KINDS),
                 float(lede), float(bool(title_new & s.content[k])),
                 float(bool(names & title_words)),
                 float(j == rows.start and k == 0),
