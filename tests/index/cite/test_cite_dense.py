@@ -49,6 +49,8 @@ def test_chunked_scores_are_the_whole_matrix_scores(seed_bot, chunk):
     assert n >= 30  # enough rows for 7-row chunks to cross boundaries
     pair_ok = lookup_mod._data(store).all_pairs()
     assert pair_ok.any() and not pair_ok.all()  # pairs, and rows that make none
+    data = lookup_mod._data(store)
+    assert pair_ok.tolist() == [data.pair_ok(r) for r in range(n - 1)]
     emb = seed_bot.question_embedder(store.manifest)
     for text in TEXTS:
         q = np.asarray(emb.encode_query(text), dtype=np.float32).reshape(-1)
@@ -107,3 +109,28 @@ def test_close_lookups_are_the_same_at_any_chunk_size(seed_bot, seed_dir, fresh_
     assert kinds.count("close") >= 4, kinds  # the texts do exercise close lookups
     for r in whole[:-1]:
         assert_exact_quotes(r["matches"], seed_dir)
+
+
+def test_pairs_never_cross_a_heading_or_an_article(tmp_path):
+    """all_pairs (vectorized) is pair_ok row by row: headings, articles, paragraphs."""
+    from conftest import HashEmbedder
+
+    from index.config import resolve
+    from index.corpus.articles import Article, write_article
+    from index.engine import Citebot
+
+    bodies = {
+        "harbour": "# Harbour notes\n\nThe quay was closed. Boats moored outside.\n\n"
+                   "## Winter tides\n\nTides rose early. The gulls left.\n\nA last line here.",
+        "market": "Stalls opened at six. Fish sold out by nine.\n\n## Prices\n\nCod cost more.",
+    }
+    for aid, body in bodies.items():
+        write_article(tmp_path / "corpus", Article(id=aid, title=f"Report {aid}", body=body))
+    bot = Citebot(resolve(corpus=tmp_path / "corpus", index=tmp_path / "index"),
+                  embedder=HashEmbedder())
+    bot.build()
+    data = lookup_mod._data(bot.store)
+    n = len(bot.store.sentence_vectors)
+    pairs = data.all_pairs()
+    assert pairs.tolist() == [data.pair_ok(r) for r in range(n - 1)]
+    assert pairs.any() and not pairs.all()
