@@ -2,8 +2,14 @@
 
     python benchmarks/bench_cite.py               # timing table (Markdown), median of runs
     python benchmarks/bench_cite.py --calibrate   # similarities of paraphrases vs outside text
+    python benchmarks/bench_cite.py --scale 100000 [--compare REV]   # one close lookup, big index
 
 Builds a private index of corpus/ in a temporary folder (the project's index is not touched).
+``--scale N``: a synthetic index of N passages (bench_scale.synth: 3 sentences a passage,
+vectors mixed from the real model's vectors of the seed corpus), then fresh processes that open
+it and time one close lookup (the first, which sets up the sentence table, and warm ones after
+it) with their memory; ``--compare REV`` runs the same child on git revision REV's code too,
+alternated with this tree's.
 Not a test: numbers depend on the machine and on what else runs on it.
 """
 
@@ -176,11 +182,132 @@ def calibrate(index_dir: Path) -> None:
               f"{sum(o >= cut for o in out)}/{len(out)} outside sentences let through")
 
 
+SCALE_CHILD = r"""
+import json, sys, time
+import numpy as np, psutil
+sys.path.insert(0, sys.argv[1])
+from index.cite.lookup import lookup
+from index.store.store import IndexStore
+
+class Query:  # the question vector, computed once by the parent (no model in the timing)
+    def __init__(self, vec): self.vec = vec
+    def encode_query(self, text): return self.vec
+
+proc = psutil.Process()
+private = lambda: proc.memory_info().rss - proc.memory_info().shared  # less file-backed pages
+store = IndexStore(sys.argv[2])
+store.bm25
+texts = json.loads(sys.argv[4])
+emb = Query(np.load(sys.argv[3]))
+def hwm():  # peak RSS (VmHWM) since the last reset
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+
+rss0, priv0 = proc.memory_info().rss, private()
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # resets VmHWM to the RSS now: the peak below is the lookups'
+times, kinds = [], []
+for text in texts:
+    t = time.perf_counter(); r = lookup(store, text, embedder=emb); times.append(time.perf_counter() - t)
+    kinds.append(r.kind)
+    for m in r.matches:
+        assert store.article_by_id[m.article.id].body[m.start:m.end] == m.quote
+print(json.dumps({"times": times, "kinds": kinds, "rss0": rss0, "peak": hwm(),
+                  "private": private() - priv0}))
+"""
+
+
+def scale(n: int, runs: int, compare: str | None) -> None:
+    """One close lookup on a synthetic index of ``n`` passages: time and memory."""
+    import json
+    import shutil
+
+    import bm25s
+    import numpy as np
+    from bench_scale import synth, unit
+    from common import machine as machine_line
+    from common import median, report
+
+    from index.corpus.articles import load_corpus
+    from index.corpus.passages import make_passages
+    from index.embed.sbert import indexing_embedder
+    from index.store.store import BuildData, write_generation
+
+    work = Path(tempfile.mkdtemp(prefix="citebot-cite-scale-"))
+    try:
+        codes = {"this tree": ROOT}
+        if compare:
+            old = work / "old"
+            old.mkdir()
+            tar = subprocess.run(["git", "-C", str(ROOT), "archive", compare],
+                                 check=True, capture_output=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(old)], input=tar, check=True)
+            codes = {compare: old, **codes}
+        embedder = indexing_embedder(None)
+        texts = [a.body[s:e] for a in load_corpus(ROOT / "corpus") for p in make_passages(a)
+                 for s, e in [(p.start, p.end), *p.sentences]]
+        base = unit(embedder.encode(texts))
+        t0 = time.perf_counter()
+        articles, passages, tokens, pvecs, svecs = synth(n, base, np.random.default_rng(0))
+        bm25 = bm25s.BM25()
+        bm25.index(tokens, show_progress=False)
+        index = work / "index"
+        write_generation(index, BuildData(
+            articles=articles, passages=passages, passage_vectors=pvecs,
+            sentence_vectors=svecs, bm25=bm25,
+            manifest={"model": "synthetic", "dim": int(pvecs.shape[1])}))
+        build_s = time.perf_counter() - t0
+        # Close lookups: a sentence of a random passage with one word changed (its vector is
+        # the real model's vector of a seed sentence, as the index's are mixed from them).
+        rng = np.random.default_rng(1)
+        looks = []
+        for i in rng.integers(0, n, 1 + runs):
+            p = passages[int(i)]
+            s, e = p.sentences[1]
+            words = next(a for a in articles if a.id == p.article_id).body[s:e].split()
+            words[len(words) // 2] = "zzqx"
+            looks.append(" ".join(words))
+        qpath = work / "q.npy"
+        np.save(qpath, np.asarray(embedder.encode_query(texts[3]), dtype=np.float32))
+        del articles, passages, tokens, pvecs, svecs, bm25
+        out = {name: [] for name in codes}
+        for _ in range(3):  # fresh processes, the codes alternated
+            for name, code in codes.items():
+                r = subprocess.run([sys.executable, "-c", SCALE_CHILD, str(code), str(index),
+                                    str(qpath), json.dumps(looks)], capture_output=True,
+                                   timeout=3600)
+                if r.returncode:
+                    raise SystemExit(r.stderr.decode()[-3000:])
+                out[name].append(json.loads(r.stdout))
+        print(f"machine: {machine_line()}\nsynthetic index of {n:,} passages "
+              f"({3 * n:,} sentences) built and written in {build_s:.0f} s\n")
+        rows = []
+        for name, res in out.items():
+            rows.append([name, median([x["times"][0] for x in res]) * 1e3,
+                         median([t for x in res for t in x["times"][1:]]) * 1e3,
+                         median([(x["peak"] - x["rss0"]) / 2**20 for x in res]),
+                         median([x["private"] / 2**20 for x in res]),
+                         ", ".join(sorted(set(k for x in res for k in x["kinds"])))])
+        report(f"One close `cite` lookup, synthetic index of {n:,} passages",
+               ["code", "first lookup ms", "later lookups ms (median)",
+                "peak RSS during the lookups MB (over the loaded store)",
+                "private MB kept after", "kinds"], rows,
+               [f"3 fresh processes per code, alternated; each: 1 + {runs} lookups; medians."])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calibrate", action="store_true")
     ap.add_argument("--runs", type=int, default=50)
+    ap.add_argument("--scale", type=int, default=None, help="passages of a synthetic index")
+    ap.add_argument("--compare", default=None, help="with --scale: git revision to compare")
     args = ap.parse_args()
+    if args.scale:
+        scale(args.scale, min(args.runs, 10), args.compare)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         index_dir = Path(tmp) / "index"
         if args.calibrate:

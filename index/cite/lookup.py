@@ -45,6 +45,7 @@ from ..errors import BadQuestion
 from ..search.lexical import idf, tokenize
 from ..store.store import IndexStore
 from ..text import lookup_text, words_escape_tokens
+from . import dense
 from .bounded_cache import CharBudgetCache
 from .diff import DiffOp, is_wordish, normalize, normalize_map, word_diff
 
@@ -159,17 +160,16 @@ class _StoreData:
         return self._unusual
 
     def sentences(self):
-        """Per sentence row: its passage, start and end; the sentence vectors, pair norms."""
+        """Per sentence row: its passage, start and end; the (memory-mapped) sentence vectors,
+        pair norms."""
         if self._sentences is None:
             store = self.store
             offsets = np.asarray(store.sentence_offsets)
             owner = np.repeat(np.arange(len(offsets) - 1, dtype=np.int64), np.diff(offsets))
             spans = np.asarray(store.table.spans)
-            vecs = np.asarray(store.sentence_vectors, dtype=np.float32)
-            n = len(owner)
-            dots = np.einsum("ij,ij->i", vecs[:-1], vecs[1:]) if n > 1 else np.zeros(0)
-            norms = np.sqrt(np.maximum(2.0 + 2.0 * dots, 1e-6)).astype(np.float32)
-            self._sentences = (owner, spans, vecs, norms, {})
+            # The vectors stay memory-mapped (no float32 copy of them all: dense.py).
+            vecs = store.sentence_vectors
+            self._sentences = (owner, spans, vecs, dense.pair_norms(vecs), {})
         return self._sentences
 
     def pair_ok(self, r: int) -> bool:
@@ -186,8 +186,20 @@ class _StoreData:
     def all_pairs(self) -> np.ndarray:
         """``pair_ok`` of every row (for ranking every pair by cosine; once per index)."""
         if self._pairs is None:
-            n = len(self.sentences()[0])
-            self._pairs = np.array([self.pair_ok(r) for r in range(n - 1)], dtype=bool)
+            # pair_ok row by row, without making a Passage per row (100 us each: minutes at
+            # millions of sentences): one article from the table's rows, the text between
+            # from the body, read once per article.
+            owner, spans, _vecs, _norms, _ = self.sentences()
+            table = self.store.table
+            art = np.asarray(table.rows[:, 0])[owner]
+            ok = art[:-1] == art[1:]
+            last, body = -1, ""
+            for r in np.flatnonzero(ok).tolist():
+                if art[r] != last:
+                    last = int(art[r])
+                    body = self.store.article_by_id[table.article_ids[last]].body
+                ok[r] = not body[int(spans[r][1]):int(spans[r + 1][0])].strip()
+            self._pairs = ok
         return self._pairs
 
 
@@ -306,18 +318,7 @@ def find_close(store: IndexStore, text: str, limit: int = 5, embedder=None,
     n_docs = max(1, len(store.passages))
     weights = {t: idf(store.doc_freq.get(t, 0), n_docs) for t in dict.fromkeys(tokens)}
     cand: set[tuple[int, int]] = set()  # (first row, last row)
-    single = pair = None
-    if embedder is not None:
-        # Cosine of every sentence and pair: one matrix product (a pair's vector is the
-        # normalized sum of its sentences', so its cosine comes from theirs).
-        q = np.asarray(embedder.encode_query(text), dtype=np.float32).reshape(-1)
-        single = vecs @ q
-        pair_ok = data.all_pairs()
-        pair = np.where(pair_ok, (single[:-1] + single[1:]) / pair_norms, -1.0)
-        cand |= {(int(r), int(r)) for r in np.argsort(-single)[:DENSE_CANDIDATES]}
-        cand |= {(int(r), int(r) + 1) for r in np.argsort(-pair)[:DENSE_CANDIDATES]
-                 if pair_ok[r]}
-    if tokens:  # the sentences of the best BM25 passages too: wording the model may miss
+    if tokens:  # the sentences of the best BM25 passages: wording the model may miss
         top, _ = store.bm25_top(tokens, BM25_PASSAGES)
         offsets = store.sentence_offsets
         for pi in top.tolist():
@@ -325,6 +326,16 @@ def find_close(store: IndexStore, text: str, limit: int = 5, embedder=None,
                 cand.add((r, r))
                 if data.pair_ok(r):
                     cand.add((r, r + 1))
+    dense_scores = None
+    if embedder is not None:
+        # Cosine of every sentence and pair, chunk by chunk (dense.py): the best of each, and
+        # those of the BM25 candidates above.
+        q = np.asarray(embedder.encode_query(text), dtype=np.float32).reshape(-1)
+        dense_scores = dense.score(vecs, q, data.all_pairs(), pair_norms, DENSE_CANDIDATES,
+                                   [r1 for r1, r2 in cand if r1 == r2],
+                                   [r1 for r1, r2 in cand if r1 != r2])
+        cand |= {(r, r) for r in dense_scores.singles}
+        cand |= {(r, r + 1) for r in dense_scores.pairs}
     scored = []
     for r1, r2 in cand:
         stems = set()
@@ -337,7 +348,7 @@ def find_close(store: IndexStore, text: str, limit: int = 5, embedder=None,
             stems |= stem_cache[r]
         lex = _lexical(weights, stems)
         if embedder is not None:
-            cos = float(single[r1]) if r1 == r2 else float(pair[r1])
+            cos = float(dense_scores.single[r1] if r1 == r2 else dense_scores.pair[r1])
             sim = W_DENSE * cos + W_LEX * lex
         else:
             sim = lex

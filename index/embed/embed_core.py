@@ -119,6 +119,13 @@ def resolve_precision(precision: str | None) -> str:
     return precision
 
 
+def precision_of(manifest: dict) -> str:
+    """The precision an index's vectors were embedded in, from its manifest's model_variant."""
+    from .quant import VARIANT
+
+    return "int8" if manifest.get("model_variant") == VARIANT else "fp32"
+
+
 @lru_cache(maxsize=4)
 def _cpu_engine(model: str | None, precision: str = "fp32") -> Embedder:
     from .sbert import indexing_embedder

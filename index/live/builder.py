@@ -133,6 +133,8 @@ class BackgroundBuilder:
         cfg = self.config
         cmd = [sys.executable, "-m", "index.live.builder", "--corpus", str(cfg.corpus),
                "--index", str(cfg.index), "--model", str(cfg.model), "--only-if-stale"]
+        if cfg.precision_given:  # else the child keeps the index's own (Citebot.build_precision)
+            cmd += ["--precision", cfg.precision]
         path = os.environ.get("PYTHONPATH")
         env = {k: v for k, v in os.environ.items() if k not in _SECRETS}  # it needs none
         env["PYTHONPATH"] = str(_ROOT) + (os.pathsep + path if path else "")
@@ -170,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index", required=True)
     parser.add_argument("--model", required=True)
     parser.add_argument("--only-if-stale", action="store_true")
+    parser.add_argument("--precision", default=None)
     args = parser.parse_args(argv)
     from ..config import resolve
     from ..engine import Citebot
@@ -178,8 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     def say(message: str) -> None:
         print(f"citebot: {message}", file=sys.stderr, flush=True)
 
-    bot = Citebot(resolve(args.corpus, args.index, args.model, auto_build=True), progress=say)
     try:
+        bot = Citebot(resolve(args.corpus, args.index, args.model, auto_build=True,
+                              precision=args.precision), progress=say)
         try:
             before = read_manifest(bot.config.index).get("generation")
         except CitebotError:
