@@ -20,6 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 
 CHUNK = 16_384  # rows per chunk: 24 MB of float32 at 384 dims, within the CPU caches' reach
+# Below this many bytes of float32 the vectors are copied once and kept: converting float16
+# chunk by chunk costs ~2.5 ns an element on every lookup (100k passages: 276 -> 485 ms a
+# lookup, benchmarks/bench_cite.py), a price only worth paying when a copy would be big.
+RESIDENT_MAX = 512 * 2**20
 
 
 def _chunk(chunk: int | None) -> int:
@@ -28,6 +32,14 @@ def _chunk(chunk: int | None) -> int:
 
 def _float32(vecs, lo: int, hi: int) -> np.ndarray:
     return np.asarray(vecs[lo:hi], dtype=np.float32)
+
+
+def resident(vecs) -> np.ndarray:
+    """The vectors to score: a float32 copy when it stays under RESIDENT_MAX bytes, else the
+    stored (memory-mapped) array, converted chunk by chunk."""
+    if vecs.dtype == np.float32 or len(vecs) * vecs.shape[-1] * 4 > RESIDENT_MAX:
+        return vecs
+    return np.asarray(vecs, dtype=np.float32)
 
 
 def pair_norms(vecs, chunk: int | None = None) -> np.ndarray:

@@ -167,8 +167,8 @@ class _StoreData:
             offsets = np.asarray(store.sentence_offsets)
             owner = np.repeat(np.arange(len(offsets) - 1, dtype=np.int64), np.diff(offsets))
             spans = np.asarray(store.table.spans)
-            # The vectors stay memory-mapped (no float32 copy of them all: dense.py).
-            vecs = store.sentence_vectors
+            # A float32 copy only while small; above, memory-mapped (dense.py).
+            vecs = dense.resident(store.sentence_vectors)
             self._sentences = (owner, spans, vecs, dense.pair_norms(vecs), {})
         return self._sentences
 

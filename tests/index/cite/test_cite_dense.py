@@ -35,9 +35,16 @@ def whole_matrix(vecs, q, pair_ok, k):
     return single, pair, norms, singles.tolist(), pairs.tolist()
 
 
-def test_seed_vectors_are_memory_mapped_not_copied(seed_bot):
+def test_vectors_are_copied_only_while_small(seed_bot, monkeypatch):
+    stored = seed_bot.store.sentence_vectors
+    assert isinstance(stored, np.memmap) and stored.dtype == np.float16
+    small = dense.resident(stored)  # the seed index is far below RESIDENT_MAX: one copy
+    assert small.dtype == np.float32 and np.array_equal(small, stored.astype(np.float32))
+    monkeypatch.setattr(dense, "RESIDENT_MAX", stored.size * 4 - 1)  # one byte too many
+    assert dense.resident(stored) is stored
+    monkeypatch.setattr(lookup_mod, "_DATA", type(lookup_mod._DATA)())
     _owner, _spans, vecs, norms, _ = lookup_mod._data(seed_bot.store).sentences()
-    assert vecs is seed_bot.store.sentence_vectors and isinstance(vecs, np.memmap)
+    assert vecs is stored and isinstance(vecs, np.memmap)  # big: memory-mapped, no copy
     assert norms.dtype == np.float32 and len(norms) == len(vecs) - 1
 
 
