@@ -54,7 +54,7 @@ def collect(bot, questions) -> tuple[list[dict], int]:
                     if store.passages[i].article_id == article.id), None)
         if top is None:
             continue
-        sents, table = searcher.window_table(q, top[0], top[1])
+        sents, table = window.window_table(searcher, q, top[0], top[1])
         labels = np.array([has_answer(article.body[a:b], item["answers"])
                            for a, b, _, _ in sents], dtype=float)
         rows.append({"sents": sents, "X": table, "y": labels, "body": article.body,

@@ -53,7 +53,7 @@ from .quotes import (
     unit_match,
 )
 from .timeframe import TimeTerms, passage_days, read_timeframe, to_date
-from .window import answer_odds, best_window, sentence_table
+from .window import answer_window
 
 _ANALYSIS_CACHE = 4096  # passages whose sentences stay tokenized between questions
 
@@ -299,36 +299,6 @@ class Searcher:
             feats["match"] = unit_match(self.params, feats["evidence"])
         return quote_span(self.params, q, s, feats["match"], feats["evidence"]["units"])
 
-    def window_table(self, q: Query, i: int, feats: dict) -> tuple[list, np.ndarray]:
-        """The candidate sentences of a first quote around passage ``i`` and their features
-        (window.sentence_table)."""
-        if "evidence" not in feats:
-            feats["evidence"] = self.evidence(q, i, feats["sent_scores"])
-            feats["match"] = unit_match(self.params, feats["evidence"])
-
-        def match_of(j: int) -> np.ndarray:
-            if j == i:
-                return feats["match"]
-            lo, hi = self.store.sentence_rows(j)
-            cos = np.asarray(self.store.sentence_vectors[lo:hi], dtype=np.float32) @ q.vec
-            return unit_match(self.params, self.evidence(q, j, cos))
-
-        return sentence_table(self, q, i, match_of)
-
-    def answer_window(self, q: Query, i: int, feats: dict) -> tuple[int, int, int, int, int]:
-        """The first quote of a news answer (window.py): the window of sentences around
-        passage ``i``, across paragraph breaks, likeliest to hold the answer: (the passage row
-        of its likeliest sentence, which the citation names; start, end; that sentence's
-        span)."""
-        sents, table = self.window_table(q, i, feats)
-        if not sents:  # a passage without sentences: quoted whole
-            passage = self.store.passages[i]
-            return i, passage.start, passage.end, passage.start, passage.end
-        prob = answer_odds(table)
-        a, b = best_window(sents, prob)
-        top = a + int(np.argmax(prob[a:b + 1]))
-        return sents[top][2], sents[a][0], sents[b][1], sents[top][0], sents[top][1]
-
     def across(self, i: int, start: int, end: int) -> tuple[int, int]:
         """Widen a quote into the next paragraph's first sentences (then the previous one's
         last) while it stays within QUOTE_BUDGET: news paragraphs are a sentence or two, and
@@ -424,7 +394,7 @@ class Searcher:
             if mode == "hybrid" and p.window and not cites and article.published and \
                     not search:  # keyword searches quote the words searched for
                 # The first quote of a news article: window.py.
-                i, start, end, core_start, core_end = self.answer_window(q, i, feats)
+                i, start, end, core_start, core_end = answer_window(self, q, i, feats)
                 passage = self.store.passages[i]
             else:
                 start, end, first, last = self.best_span(q, i, feats, mode)

@@ -26,7 +26,7 @@ import re
 import numpy as np
 
 from .lexical import CALENDAR, type_match
-from .quotes import QUOTE_BUDGET, Query, coverage
+from .quotes import QUOTE_BUDGET, Query, coverage, unit_match
 
 # How far from the best passage the window may reach, in paragraphs; the article's first
 # LEDE paragraphs are candidates too.
@@ -138,3 +138,34 @@ def best_window(sents: list, prob: np.ndarray, budget: int = QUOTE_BUDGET) -> tu
             if total > best + 1e-12:
                 best, choice = total, (a, b)
     return choice
+
+
+def window_table(searcher, q: Query, i: int, feats: dict) -> tuple[list, np.ndarray]:
+    """The candidate sentences of a first quote around ranked passage ``i`` (``feats``: its
+    ranking features, Searcher.rank) and their features (sentence_table)."""
+    if "evidence" not in feats:
+        feats["evidence"] = searcher.evidence(q, i, feats["sent_scores"])
+        feats["match"] = unit_match(searcher.params, feats["evidence"])
+    store = searcher.store
+
+    def match_of(j: int) -> np.ndarray:
+        if j == i:
+            return feats["match"]
+        lo, hi = store.sentence_rows(j)
+        cos = np.asarray(store.sentence_vectors[lo:hi], dtype=np.float32) @ q.vec
+        return unit_match(searcher.params, searcher.evidence(q, j, cos))
+
+    return sentence_table(searcher, q, i, match_of)
+
+
+def answer_window(searcher, q: Query, i: int, feats: dict) -> tuple[int, int, int, int, int]:
+    """The first quote of a news answer around ranked passage ``i``: (the passage row of its
+    likeliest sentence, which the citation names; start, end; that sentence's span)."""
+    sents, table = window_table(searcher, q, i, feats)
+    if not sents:  # a passage without sentences: quoted whole
+        passage = searcher.store.passages[i]
+        return i, passage.start, passage.end, passage.start, passage.end
+    prob = answer_odds(table)
+    a, b = best_window(sents, prob)
+    top = a + int(np.argmax(prob[a:b + 1]))
+    return sents[top][2], sents[a][0], sents[b][1], sents[top][0], sents[top][1]
