@@ -45,8 +45,8 @@ def analyze(text: str) -> tuple[list[str], frozenset[str]]:
     all_words = words(text)
     stems = _stemmer().stemWords(all_words)
     stop = stopwords()
-    # compress over a list: a generator of pairs costs a third more (every reranked passage's
-    # sentences pass here).
+    # compress over a list: a generator of pairs costs ~15% more of this function (every
+    # reranked passage's sentences pass here).
     return stems, frozenset(compress(stems, [w not in stop for w in all_words]))
 
 
