@@ -16,6 +16,11 @@ store.IndexStore and searches: FAISS top-10 (recall@10 against exact search), BM
 (store.bm25_top), the whole hybrid ranking + quote selection (search.Searcher), `source` and
 `cite` (engine.source_view, cite.lookup without a model). At 1M: about
 10 minutes on 2 cores, 10 GB of memory at peak, 8 GB of disk in a temporary folder (removed).
+
+``--keep DIR`` keeps the indexes (and their queries and build figures) in DIR, and a later run
+with the same DIR searches them again instead of building them; ``--compare ROOT --rounds R``
+also times the hybrid ask with another checkout's code (e.g. ``git worktree add /tmp/old
+HEAD~3``), R searching processes per tree, alternated.
 """
 
 from __future__ import annotations
@@ -65,11 +70,17 @@ bl = []
 for toks in bq:
     t = time.perf_counter(); store.bm25_top(toks, 10); bl.append(time.perf_counter() - t)
 searcher = Searcher(store, None)
-hl, b_new, b_old = [], [], []
+# The first answer also reads every article's date once (Searcher.days): timed apart, on a
+# question outside the timed ones.
+text = " ".join(bq[-1])
+t = time.perf_counter(); searcher.answer_from(text, text, Q[-1], bq[-1]); h_first = time.perf_counter() - t
+hl, hc, b_new, b_old = [], [], [], []
 cands = searcher.params.candidates
 for q, toks in list(zip(Q, bq))[:100]:
     text = " ".join(toks)
-    t = time.perf_counter(); a = searcher.answer_from(text, text, q, toks); hl.append(time.perf_counter() - t)
+    t, c = time.perf_counter(), time.thread_time()
+    a = searcher.answer_from(text, text, q, toks)
+    hl.append(time.perf_counter() - t); hc.append(time.thread_time() - c)
     for c in a.citations:  # the promise holds at any size
         assert store.article_by_id[c.article.id].body[c.start:c.end] == c.quote
     # The BM25 step of the ranking, now and before (full score array), alternated.
@@ -114,7 +125,8 @@ if store.manifest["index_type"] == "hnsw":
         sweep[ef] = dense(Q)
     store.faiss.hnsw.efSearch = default_ef
 print(json.dumps({"imports": imports, "load": load, "bm25_load": bm25_load, "first": first,
-                  "ids": ids, "lat": lat, "bm25": bl, "hybrid": hl, "rss0": rss0,
+                  "ids": ids, "lat": lat, "bm25": bl, "hybrid": hl, "hybrid_cpu": hc,
+                  "hybrid_first": h_first, "rss0": rss0,
                   "rank_bm25_new": b_new, "rank_bm25_old": b_old,
                   "source": src, "cite": cit, "cite_close": close, "cite_first": cite_first,
                   "close_kinds": kinds,
@@ -185,8 +197,30 @@ def synth(n: int, base: np.ndarray, rng):
     return articles, passages, tokens, pvecs, svecs
 
 
-def run_size(n: int, base: np.ndarray, questions: np.ndarray, work: Path, rng,
-             index_type: str | None = None) -> dict:
+def run_size(n: int, vectors, work: Path, rng,
+             index_type: str | None = None, keep: bool = False, codes=(ROOT,),
+             rounds: int = 1) -> dict:
+    """Build (or, with ``keep``, reuse) the index of ``n`` passages and measure it."""
+    index = work / f"index-{n}"
+    saved = work / f"build-{n}.json"
+    if keep and saved.is_file() and index.is_dir():  # built by an earlier --keep run
+        out = json.loads(saved.read_text())
+        return _measure(out, index, work, codes, rounds)
+    base, questions = vectors()  # the real vectors: only a build needs them
+    out = _build(n, base, questions, work, rng, index_type)
+    if keep:
+        saved.write_text(json.dumps(out))
+    try:
+        return _measure(out, index, work, codes, rounds)
+    finally:
+        if not keep:
+            shutil.rmtree(index, ignore_errors=True)
+
+
+def _build(n: int, base: np.ndarray, questions: np.ndarray, work: Path, rng,
+           index_type: str | None) -> dict:
+    """Write the synthetic index of ``n`` passages and its queries into ``work``; the build
+    figures, and the exact search's recall truth and timing."""
     import bm25s
     import faiss
 
@@ -218,14 +252,8 @@ def run_size(n: int, base: np.ndarray, questions: np.ndarray, work: Path, rng,
         words = [w for w in dict.fromkeys(tokens[i]) if int(w[1:]) >= 100]
         bq.append([words[j] for j in sorted(rng.choice(len(words), 4, replace=False))])
     del tokens
-    qpath, bpath = work / "q.npy", work / "bq.json"
-    np.save(qpath, questions)
-    bpath.write_text(json.dumps(bq))
-    r = subprocess.run([sys.executable, "-c", CHILD, str(index), str(qpath), str(bpath),
-                        json.dumps(list(EF_SWEEP)), str(ROOT)], capture_output=True, timeout=3600)
-    if r.returncode:
-        raise SystemExit(r.stderr.decode()[-3000:])
-    child = json.loads(r.stdout)
+    np.save(work / f"q-{n}.npy", questions)
+    (work / f"bq-{n}.json").write_text(json.dumps(bq))
     exact = faiss.IndexFlatIP(pvecs.shape[1])
     exact.add(pvecs)
     faiss.omp_set_num_threads(1)  # one question at a time, like the child
@@ -237,21 +265,48 @@ def run_size(n: int, base: np.ndarray, questions: np.ndarray, work: Path, rng,
     faiss.omp_set_num_threads(0)
     _, truth = exact.search(questions, 10)
     del exact, pvecs
+    return {"n": n, "gen_s": gen_s, "bm25_s": bm25_s, "write_s": write_s, "verify_s": verify_s,
+            "disk": disk, "exact_p50": median(lat), "truth": truth.tolist()}
+
+
+def _child(index: Path, work: Path, n: int, code: Path) -> dict:
+    r = subprocess.run([sys.executable, "-c", CHILD, str(index), str(work / f"q-{n}.npy"),
+                        str(work / f"bq-{n}.json"), json.dumps(list(EF_SWEEP)), str(code)],
+                       capture_output=True, timeout=3600)
+    if r.returncode:
+        raise SystemExit(r.stderr.decode()[-3000:])
+    return json.loads(r.stdout)
+
+
+def _measure(built: dict, index: Path, work: Path, codes, rounds: int) -> dict:
+    """Search the index in fresh processes: ``rounds`` times with each code tree in
+    ``codes`` (the first is the one reported; the others' hybrid asks are compared with it,
+    the runs alternated)."""
+    n, truth = built["n"], built["truth"]
+    runs = {str(c): [] for c in codes}
+    for _ in range(rounds):
+        for c in codes:
+            runs[str(c)].append(_child(index, work, n, Path(c)))
+    child = runs[str(codes[0])][0]
 
     def recall(ids):
-        return float(np.mean([len(set(a) & set(t.tolist())) / 10 for a, t in zip(ids, truth)]))
+        return float(np.mean([len(set(a) & set(t)) / 10 for a, t in zip(ids, truth)]))
 
-    out = {"n": n, "gen_s": gen_s, "bm25_s": bm25_s, "write_s": write_s, "verify_s": verify_s,
-           "disk": disk, "exact_p50": median(lat), "recall": recall(child["ids"]),
-           "sweep": {int(ef): (recall(ids), median(lt), percentile(lt, 99))
-                     for ef, (ids, lt) in child["sweep"].items()}}
+    out = {k: v for k, v in built.items() if k != "truth"}
+    out.update({"recall": recall(child["ids"]), "questions": len(child["ids"]),
+                "sweep": {int(ef): (recall(ids), median(lt), percentile(lt, 99))
+                          for ef, (ids, lt) in child["sweep"].items()}})
     out.update({k: child[k] for k in ("imports", "load", "bm25_load", "first", "rss0",
                                       "rss_load", "rss_after", "index_type", "cite_first",
-                                      "close_kinds")})
+                                      "close_kinds", "hybrid_first")})
     for k in ("lat", "bm25", "hybrid", "source", "cite", "cite_close", "rank_bm25_new",
               "rank_bm25_old"):
         out[k] = (median(child[k]), percentile(child[k], 99))
-    shutil.rmtree(index, ignore_errors=True)
+    # Each code tree's hybrid asks, every round: (p50, p99) per round.
+    out["hybrid_by_code"] = {c: [(median(r["hybrid"]), percentile(r["hybrid"], 99),
+                                  r["hybrid_first"], median(r["hybrid_cpu"]),
+                                  percentile(r["hybrid_cpu"], 99)) for r in rs]
+                             for c, rs in runs.items()}
     return out
 
 
@@ -262,25 +317,47 @@ def main() -> None:
     ap.add_argument("--workdir", default=None, help="where the indexes are written (~8 GB)")
     ap.add_argument("--index-type", default=None, choices=["flat", "hnsw", "archive"],
                     help="FAISS index type instead of the choice by size")
+    ap.add_argument("--keep", default=None, metavar="DIR",
+                    help="write the indexes into DIR and keep them; an index already there "
+                         "(from an earlier --keep run) is searched again, not rebuilt")
+    ap.add_argument("--compare", default=None, metavar="ROOT",
+                    help="another checkout of citebot: its hybrid asks are timed too, the two "
+                         "trees' child processes alternated (--rounds each)")
+    ap.add_argument("--rounds", type=int, default=1, help="searching processes per tree")
     args = ap.parse_args()
     t_all = time.perf_counter()
-    base, questions = base_vectors()
-    questions = questions[: args.questions]
+    vectors = []
+
+    def base():  # the real model's vectors, computed once and only if an index is built
+        if not vectors:
+            b, q = base_vectors()
+            vectors.append((b, q[: args.questions]))
+        return vectors[0]
+
     rng = np.random.default_rng(0)
-    work = Path(tempfile.mkdtemp(prefix="citebot-scale-", dir=args.workdir))
+    if args.keep:
+        work = Path(args.keep)
+        work.mkdir(parents=True, exist_ok=True)
+    else:
+        work = Path(tempfile.mkdtemp(prefix="citebot-scale-", dir=args.workdir))
+    codes = (ROOT, Path(args.compare).resolve()) if args.compare else (ROOT,)
     results = []
     try:
         for n in [int(x) for x in args.sizes.split(",")]:
-            results.append(run_size(n, base, questions, work, rng, args.index_type))
+            results.append(run_size(n, base, work, rng, args.index_type,
+                                    keep=bool(args.keep), codes=codes,
+                                    rounds=max(1, args.rounds)))
             print(json.dumps({k: v for k, v in results[-1].items() if k != "sweep"}),
                   file=sys.stderr, flush=True)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
     ms = 1e3
     rows = [[f"{r['n']:,}", r["index_type"], r["bm25_s"], r["write_s"], r["verify_s"],
              r["load"], r["bm25_load"], r["first"] * ms, r["lat"][0] * ms, r["lat"][1] * ms,
              r["recall"], r["exact_p50"] * ms, r["bm25"][0] * ms, r["bm25"][1] * ms,
-             r["hybrid"][0] * ms, r["hybrid"][1] * ms, (r["rss_load"][0] - r["rss0"][0]) / 2**20,
+             r["hybrid"][0] * ms, r["hybrid"][1] * ms, r["hybrid_first"] * ms,
+             (r["rss_load"][0] - r["rss0"][0]) / 2**20,
              (r["rss_after"][0] - r["rss0"][0]) / 2**20,
              ((r["rss_after"][0] - r["rss_after"][1]) - (r["rss0"][0] - r["rss0"][1])) / r["n"],
              r["disk"] / r["n"]] for r in results]
@@ -288,10 +365,12 @@ def main() -> None:
            ["passages", "FAISS", "BM25 build s", "write s (FAISS + files + sha256)",
             "full verify s", "load s", "BM25 load s", "first search ms", "dense p50 ms",
             "dense p99 ms", "recall@10", "exact p50 ms", "BM25 p50 ms", "BM25 p99 ms",
-            "hybrid ask p50 ms", "hybrid ask p99 ms", "RSS after load MB",
+            "hybrid ask p50 ms", "hybrid ask p99 ms", "first hybrid ask ms", "RSS after load MB",
             "RSS after queries MB", "private memory per passage B", "disk per passage B"], rows,
-           [f"{len(questions)} real questions (dense), as many 4-word BM25 queries; hybrid: "
-            "the first 100, full ranking and quote selection (search.Searcher.answer_from).",
+           [f"{results[0]['questions'] if results else 0} real questions (dense), as many "
+            "4-word BM25 queries; hybrid: "
+            "the first 100, full ranking and quote selection (search.Searcher.answer_from), "
+            "after a first one timed apart (it also reads every article's date).",
             "load = IndexStore() in a fresh process: manifest, sizes, sha256 of files up to "
             "128 MiB, stat stamps of larger ones, memory maps; full verify = every sha256.",
             "RSS (over a bare interpreter with the same imports) counts the pages of "
@@ -324,6 +403,20 @@ def main() -> None:
     if sweep_rows:
         report("HNSW efSearch sweep (M and efConstruction as in store.HNSW)",
                ["passages", "efSearch", "recall@10", "p50 ms", "p99 ms"], sweep_rows)
+    if args.compare:
+        by = [(r["n"], r["hybrid_by_code"]) for r in results]
+
+        def mid(rs, j):
+            return median([x[j] for x in rs]) * ms
+
+        report(f"Scale: the hybrid ask, this tree vs {args.compare} (medians of "
+               f"{max(1, args.rounds)} alternated processes each)",
+               ["passages", *(f"{who} {what}" for who in ("this", "other") for what in (
+                   "p50 ms", "p99 ms", "first ms", "CPU p50 ms", "CPU p99 ms"))],
+               [[f"{n:,}", *(mid(h[str(c)], j) for c in codes for j in range(5))]
+                for n, h in by],
+               ["CPU: the asking thread's CPU time (time.thread_time): what a busy machine's "
+                "waits for a core leave out."])
     print(f"(benchmark took {time.perf_counter() - t_all:.0f} s)")
 
 

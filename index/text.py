@@ -133,7 +133,11 @@ def clean_paragraph(text: str) -> str:
 def norm_words(text: str) -> tuple[str, ...]:
     """Lower-cased words (accents folded): what near-duplicate quotes are compared on."""
     folded = unicodedata.normalize("NFKD", text)
-    return tuple(w for w in words("".join(ch for ch in folded if not unicodedata.combining(ch))))
+    if not folded.isascii():  # combining marks out, looked up once per distinct character
+        marks = [ch for ch in set(folded) if unicodedata.combining(ch)]
+        if marks:
+            folded = folded.translate(dict.fromkeys(map(ord, marks)))
+    return tuple(words(folded))
 
 
 _CHAR_MAP = {**{ord(c): "'" for c in "‘’‚‛′`´"},

@@ -137,27 +137,31 @@ class Searcher:
                 self._analysis.popitem(last=False)
         return got
 
-    def evidence(self, q: Query, i: int, cos: np.ndarray) -> dict:
-        """What each sentence unit of passage ``i`` says for the question (quotes.evidence)."""
-        lo, hi = self.store.sentence_rows(i)
-        return evidence(q, self.sentences(i), cos,
-                        np.asarray(self.store.sentence_vectors[lo:hi], dtype=np.float32))
+    def evidence(self, q: Query, i: int, cos: np.ndarray,
+                 vectors: np.ndarray | None = None) -> dict:
+        """What each sentence unit of passage ``i`` says for the question (quotes.evidence);
+        ``vectors``: its sentences' vectors when the caller has read them already."""
+        if vectors is None:
+            lo, hi = self.store.sentence_rows(i)
+            vectors = np.asarray(self.store.sentence_vectors[lo:hi], dtype=np.float32)
+        return evidence(q, self.sentences(i), cos, vectors)
 
     # -- ranking -----------------------------------------------------------------------------
     def _sentence_cosines(self, cand: np.ndarray, qvec: np.ndarray):
-        """Cosine of every sentence of the candidate passages, and each passage's best."""
+        """Cosine of every sentence of the candidate passages, and each passage's best; also
+        the sentences' vectors as read (stage 2 reuses them: one read of the memory map)."""
         offsets = self.store.sentence_offsets
         lo, hi = offsets[cand], offsets[cand + 1]
         counts = hi - lo
         rows = np.repeat(lo - np.cumsum(np.r_[0, counts[:-1]]), counts) + np.arange(counts.sum())
-        cos = (np.asarray(self.store.sentence_vectors[rows], dtype=np.float32) @ qvec) \
-            if len(rows) else np.zeros(0)
+        vecs = np.asarray(self.store.sentence_vectors[rows], dtype=np.float32)
+        cos = (vecs @ qvec) if len(rows) else np.zeros(0)
         starts = np.cumsum(np.r_[0, counts[:-1]])
         best = np.full(len(cand), -1.0)
         has = counts > 0
         if has.any():
             best[has] = np.maximum.reduceat(cos, starts[has])
-        return cos, starts, counts, best
+        return cos, starts, counts, best, vecs
 
     def rank(self, q: Query, mode: str | None = None, articles: set[str] | None = None,
              rerank: int | None = None,
@@ -177,31 +181,37 @@ class Searcher:
         rows, allowed = self._allowed_rows(articles, time.cutoff if time else None)
         bonus = time.bonus if time is not None and mode == "hybrid" else None
         dense_idx, dense_sc = self._dense(q.vec, min(n, p.candidates), rows, allowed)
-        dense = dict(zip(dense_idx.tolist(), dense_sc.tolist()))
+        dense_rows = dense_idx.tolist()
+        dense = dict(zip(dense_rows, dense_sc.tolist()))
         if mode != "dense" and q.tokens:
             hits, hit_sc, dense_bm = self.store.bm25_top(q.tokens, p.candidates,
                                                          allowed=allowed, also=dense_idx)
         else:
             hits, hit_sc = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
             dense_bm = np.zeros(len(dense_idx), dtype=np.float32)
-        bm = dict(zip(dense_idx.tolist(), dense_bm.tolist()))
-        bm.update(zip(hits.tolist(), hit_sc.tolist()))
+        hit_rows = hits.tolist()
+        bm = dict(zip(dense_rows, dense_bm.tolist()))
+        bm.update(zip(hit_rows, hit_sc.tolist()))
         if mode == "bm25":
-            cand = hits.tolist()
+            cand = hit_rows
         elif mode == "dense":
             cand = list(dense)
         else:
-            cand = list(dict.fromkeys([*dense, *hits.tolist()]))
+            cand = list(dict.fromkeys([*dense, *hit_rows]))
         if not cand:
             return []
         cand_arr = np.asarray(cand, dtype=np.int64)
-        d = np.array([dense[i] if i in dense
-                      else float(self.store.passage_vector(i) @ q.vec) for i in cand],
-                     dtype=np.float64)
+        d = np.array([dense.get(i, 0.0) for i in cand], dtype=np.float64)
+        # BM25-only candidates' cosines, from their stored vectors read in one batch (each
+        # row's own dot product, as one at a time gave).
+        miss = [j for j, i in enumerate(cand) if i not in dense]
+        if miss:
+            vecs = self.store.passage_vectors(cand_arr[miss])
+            d[miss] = [float(v @ q.vec) for v in vecs]
         bm_c = np.array([bm.get(i, 0.0) for i in cand], dtype=np.float64)
         bm_max = float(bm_c.max()) if len(bm_c) else 0.0
         bn = bm_c / bm_max if bm_max > 0 else np.zeros(len(cand))
-        cos, starts, counts, best = self._sentence_cosines(cand_arr, q.vec)
+        cos, starts, counts, best, svecs = self._sentence_cosines(cand_arr, q.vec)
         best = np.where(counts > 0, best, d)
         if mode == "dense":
             score = d
@@ -211,11 +221,14 @@ class Searcher:
             score = stage1_score(p, d, best, bn)
             if bonus is not None:
                 score = score + bonus(cand_arr)
-        feats = [{"dense": float(d[j]), "sent": float(best[j]), "bm25": float(bn[j]),
-                  "bm25_raw": float(bm_c[j]),
-                  "sent_scores": cos[starts[j]:starts[j] + counts[j]]} for j in range(len(cand))]
-        order = np.argsort(-score, kind="stable")
-        out = [(cand[j], float(score[j]), feats[j]) for j in order]
+        # Python floats in one conversion per array, not one per candidate and feature.
+        order = np.argsort(-score, kind="stable").tolist()
+        score_l, d_l, best_l = score.tolist(), d.tolist(), best.tolist()
+        bn_l, bm_l = bn.tolist(), bm_c.tolist()
+        starts_l, counts_l = starts.tolist(), counts.tolist()
+        out = [(cand[j], score_l[j],
+                {"dense": d_l[j], "sent": best_l[j], "bm25": bn_l[j], "bm25_raw": bm_l[j],
+                 "sent_scores": cos[starts_l[j]:starts_l[j] + counts_l[j]]}) for j in order]
         if mode != "hybrid":
             return out
         # Stage 2: the best few again, with what their sentences say.
@@ -226,7 +239,9 @@ class Searcher:
         if year:
             about = time.about(np.asarray([i for i, _, _ in head], dtype=np.int64))
         for j, (i, _, f) in enumerate(head):
-            f["evidence"] = self.evidence(q, i, f["sent_scores"])
+            at = starts_l[order[j]]
+            f["evidence"] = self.evidence(q, i, f["sent_scores"],
+                                          svecs[at:at + len(f["sent_scores"])])
             f["match"] = unit_match(p, f["evidence"])
             m = f["match"]
             if p.w_type and q.kind and len(m):

@@ -22,8 +22,9 @@ class Bm25Arrays:
         if params.get("method") not in self.METHODS:
             raise ValueError(f"BM25 method {params.get('method')!r} is not supported")
         self.vocab_dict = _load_json(folder / "vocab.index.json")
-        self.scores = {name: np.load(folder / f"{name}.csc.index.npy", mmap_mode="r")
-                       for name in ("data", "indices", "indptr")}
+        # Plain arrays over the memory maps (np.memmap indexes slowly: see table.py).
+        self.scores = {name: np.load(folder / f"{name}.csc.index.npy", mmap_mode="r").view(
+            np.ndarray) for name in ("data", "indices", "indptr")}
         self.scores["num_docs"] = int(params["num_docs"])
         # bm25s adds an empty-string term with no column: one column per other term.
         if len(self.scores["indptr"]) - 1 not in (len(self.vocab_dict), len(self.vocab_dict) - 1):

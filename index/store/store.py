@@ -245,7 +245,8 @@ class IndexStore:
                     "efSearch", HNSW["efSearch"]))
             elif self.manifest.get("index_type") == archive.ARCHIVE:
                 self.exact = archive.open_exact(self.faiss, self.manifest, self.gen_dir)
-            self.sentence_vectors = np.load(self.gen_dir / "sentences.npy", mmap_mode="r")
+            self.sentence_vectors = np.load(self.gen_dir / "sentences.npy",
+                                            mmap_mode="r").view(np.ndarray)  # as in table.py
         except Exception as exc:  # noqa: BLE001 - whatever the reader raised, it is damage
             raise IndexCorrupt(f"the index at {self.index_dir} cannot be read "
                                f"({type(exc).__name__})") from exc
@@ -352,6 +353,14 @@ class IndexStore:
             return np.asarray(self.exact[int(i)], dtype=np.float32)
         return self.faiss.reconstruct(int(i))
 
+    def passage_vectors(self, rows: np.ndarray) -> np.ndarray:
+        """The stored vectors of these passages (float32, one row each): one call, not one per
+        passage (the ranking reads those BM25 alone found)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if self.exact is not None:
+            return np.asarray(self.exact[rows], dtype=np.float32)
+        return self.faiss.reconstruct_batch(rows)
+
     def _postings(self, tokens: list[str]):
         bm25 = self.bm25
         vocab, sc = bm25.vocab_dict, bm25.scores
@@ -400,9 +409,19 @@ class IndexStore:
                 cat = cat[allowed[cat]]
             if k <= 0 or not len(cat):
                 return (*empty, *extra)
+            vals = buf[cat]
+            # The k best full scores among the rarest term's passages bound the k-th best
+            # from below: entries under it cannot be in the top k (or tie at its cut), and
+            # dropping them first spares most of the selection below.
+            short = min((d for d, _ in postings), key=len)
+            if allowed is not None:
+                short = short[allowed[short]]
+            if len(postings) > 1 and k <= len(short) and 4 * len(short) < len(cat):
+                at = len(short) - k
+                keep = vals >= np.partition(buf[short], at)[at]
+                cat, vals = cat[keep], vals[keep]
             # A passage appears once per matching term with its full score: the best
             # k * terms entries hold the best k distinct passages.
-            vals = buf[cat]
             m = min(len(cat), k * len(postings))
             top = np.argpartition(-vals, m - 1)[:m] if len(cat) > m else slice(None)
             cand = np.unique(cat[top])

@@ -107,11 +107,12 @@ class PassageList(Sequence):
         if not -n <= i < n:
             raise IndexError("passage index out of range")
         i %= n
-        art, para, start, end, head, first = (int(x) for x in self._t.rows[i])
-        lo, hi = first, int(self._t.sentence_offsets[i + 1])
+        # tolist(): Python ints at once (iterating memory-mapped rows makes an array per row)
+        art, para, start, end, head, first = self._t.rows[i].tolist()
+        hi = int(self._t.sentence_offsets[i + 1])
         aid = self._t.article_ids[art]
         return Passage(id=f"{aid}:p{para}", article_id=aid, paragraph=para, start=start,
-                       end=end, sentences=[(int(s), int(e)) for s, e in self._t.spans[lo:hi]],
+                       end=end, sentences=[(s, e) for s, e in self._t.spans[first:hi].tolist()],
                        heading=None if head < 0 else self._t.headings[head])
 
     def __iter__(self):
@@ -154,14 +155,19 @@ class Table:
         # Articles exact citation lookups always read (text.words_escape_tokens); None: an
         # index built before the build recorded them.
         self.cite_scan = set(meta["cite_scan"]) if "cite_scan" in meta else None
-        self.rows = np.load(folder / "passages.npy", mmap_mode="r")
-        self.spans = np.load(folder / "spans.npy", mmap_mode="r")
+        # Plain arrays over the memory maps: np.memmap's Python-level indexing costs
+        # microseconds per access, and a question makes hundreds.
+        self.rows = np.load(folder / "passages.npy", mmap_mode="r").view(np.ndarray)
+        self.spans = np.load(folder / "spans.npy", mmap_mode="r").view(np.ndarray)
         if self.rows.ndim != 2 or self.rows.shape[1] != 6 or self.spans.ndim != 2:
             raise ValueError("passage table arrays have the wrong shape")
         size = (folder / "bodies.bin").stat().st_size
         with open(folder / "bodies.bin", "rb") as fh:
             self._bodies = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-        self.articles = [StoredArticle(self._read_body, a.pop("body"), **a)
+        # One reader and a tuple per article: a million-passage index has 100,000 articles,
+        # and every object the garbage collector tracks lengthens its full collections.
+        reader = self._read_body
+        self.articles = [StoredArticle(reader, tuple(a.pop("body")), **a)
                          for a in meta["articles"]]
         self.article_ids = [a.id for a in self.articles]
         self.article_index = {aid: i for i, aid in enumerate(self.article_ids)}
