@@ -96,7 +96,7 @@ def int8_embedder(folder: Path, tmp: Path):
 def eval_figures(articles, questions, embedder, question_embedder, tmp: Path):
     """(passage recall@1, answer-in-quote@1) of an index built by ``embedder``."""
     from index.build import build_index
-    from index.search.rank import Searcher
+    from index.search.searcher import Searcher
     from index.store.store import IndexStore
 
     index = tmp / f"eval-{time.monotonic_ns()}"

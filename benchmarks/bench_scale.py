@@ -46,7 +46,7 @@ t0 = time.perf_counter()
 import numpy as np
 sys.path.insert(0, sys.argv[5])
 from index.store.store import IndexStore
-from index.search.rank import Searcher
+from index.search.searcher import Searcher
 import psutil
 proc = psutil.Process()
 imports = time.perf_counter() - t0

@@ -23,7 +23,7 @@ from .errors import (
 )
 from .fileio import folder_lock
 from .search.params import SearchParams
-from .search.rank import Searcher
+from .search.searcher import Searcher
 from .store.store import IndexStore, read_manifest
 
 # The last colon splits: article ids from front matter may hold colons themselves.

@@ -72,7 +72,7 @@ FOLLOW_UP_FUNCTION_WORDS = FUNCTION_WORDS | {
 # -- the policies ----------------------------------------------------------------------------
 
 def question_text(question: str) -> str:
-    """A question as searched; empty when nothing is left (validation: search.rank)."""
+    """A question as searched; empty when nothing is left (validation: search.params)."""
     q = unicodedata.normalize("NFKC", question)
     # Control and format characters (NUL, zero-width, direction marks) carry no meaning here.
     q = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in q)

@@ -21,7 +21,7 @@ from ..corpus.articles import Article, slugify, write_article
 from ..errors import BadQuestion, UsageError
 from ..search.lexical import tokenize
 from ..search.params import clean_question
-from ..search.rank import Searcher
+from ..search.searcher import Searcher
 
 # Asked of every corpus: nothing in a news or Wikipedia corpus should answer them with a quote.
 GENERAL_OFF_TOPIC = (

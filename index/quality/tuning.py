@@ -18,7 +18,7 @@ import numpy as np
 from ..search.lexical import tokenize
 from ..search.params import SearchParams, clean_question, stage2_score
 from ..search.quotes import unit_match
-from ..search.rank import Searcher
+from ..search.searcher import Searcher
 
 GRID = {
     "w_bm25": (0.0, 0.05, 0.1, 0.2, 0.3),

@@ -1,5 +1,5 @@
-"""Search: rank passages (dense + BM25, then sentence evidence), quote the best ones, or say
-"not found".
+"""Ranking: the passages for a question (dense + BM25, then sentence evidence), best first.
+searcher.py quotes the best ones or says "not found".
 
 Ranking, in two stages (every weight is in SearchParams, measured by `citebot eval`):
 1. every candidate passage (the best ``candidates`` by cosine and by BM25) gets a cheap score:
@@ -7,8 +7,6 @@ Ranking, in two stages (every weight is in SearchParams, measured by `citebot ev
 2. the best ``rerank`` are scored again with what their sentences say (quotes.py: each
    sentence, with the one before when it leans on it, matched by cosine, question terms and
    question word pairs); a passage's score adds its best unit's match to its cosine.
-
-Quotes are chosen in quotes.py; near-duplicate quotes of other articles become "also in".
 """
 
 from __future__ import annotations
@@ -19,47 +17,37 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ..answer import Answer, ArticleRef, Citation
-from ..errors import UsageError
 from ..store.store import IndexStore
-from ..text import norm_words, strip_markup, words
+from ..text import words
 from .lexical import (
     analyze,
     answer_kind_nouns,
     bigrams,
     idf,
-    near_duplicate,
     question_terms,
     question_type,
     tokenize,
 )
 from .params import (
     SearchParams,
-    clean_question,
-    confidence_of,
-    is_search,
     stage1_score,
     stage2_score,
 )
 from .quotes import (
-    QUOTE_BUDGET,
     Query,
     Sentences,
     analyse_passage,
-    coverage,
     evidence,
-    quote_span,
     type_bonus,
     unit_match,
 )
-from .timeframe import TimeTerms, passage_days, read_timeframe, to_date
-from .window import answer_window
+from .timeframe import TimeTerms, passage_days, read_timeframe
 
 _ANALYSIS_CACHE = 4096  # passages whose sentences stay tokenized between questions
 
 
-class Searcher:
-    """Answers questions from one loaded index with one question embedder."""
+class Ranker:
+    """Ranks passages of one loaded index for questions embedded by one question embedder."""
 
     def __init__(self, store: IndexStore, embedder, params: SearchParams | None = None):
         self.store = store
@@ -73,9 +61,9 @@ class Searcher:
         self._last_day = -1
         self._cutoff = None  # (article id set, day, passage rows, mask): see _allowed_rows
 
-    def with_params(self, params: SearchParams) -> Searcher:
+    def with_params(self, params: SearchParams) -> Ranker:
         """The same index and embedder with other params, sharing the sentence analyses."""
-        other = Searcher(self.store, self.embedder, params)
+        other = type(self)(self.store, self.embedder, params)
         other._analysis, other._analysis_lock = self._analysis, self._analysis_lock
         other._days, other._last_day = self._days, self._last_day
         return other
@@ -297,148 +285,3 @@ class Searcher:
         allowed[rows] = True
         self._filter = (articles, rows, allowed)
         return rows, allowed
-
-    # -- quotes ------------------------------------------------------------------------------
-    def best_span(self, q: Query, passage_idx: int, feats: dict,
-                  mode: str = "hybrid") -> tuple[int, int, int, int]:
-        """The quote of a passage: (start, end, first, last sentence of its core unit); the
-        baselines quote their best sentence by their own scoring."""
-        s = self.sentences(passage_idx)
-        if mode in ("dense", "bm25"):
-            scores = feats["sent_scores"] if mode == "dense" else \
-                [coverage(q, c) for c in s.content]
-            k = int(np.argmax(scores))
-            return s.spans[k][0], s.spans[k][1], k, k
-        if "evidence" not in feats:
-            feats["evidence"] = self.evidence(q, passage_idx, feats["sent_scores"])
-            feats["match"] = unit_match(self.params, feats["evidence"])
-        return quote_span(self.params, q, s, feats["match"], feats["evidence"]["units"])
-
-    def across(self, i: int, start: int, end: int) -> tuple[int, int]:
-        """Widen a quote into the next paragraph's first sentences (then the previous one's
-        last) while it stays within QUOTE_BUDGET: news paragraphs are a sentence or two, and
-        the one that names what a question asks for often follows the one that restates it."""
-        store = self.store
-        passage = store.passages[i]
-        rows = store.article_rows(passage.article_id)
-        if i + 1 < rows.stop:
-            for _a, b in self.sentences(i + 1).spans:
-                if b - start > QUOTE_BUDGET:
-                    break
-                end = b
-        if end == passage.end or end <= passage.end:
-            if i - 1 >= rows.start:
-                for a, _b in reversed(self.sentences(i - 1).spans):
-                    if end - a > QUOTE_BUDGET:
-                        break
-                    start = a
-        return start, end
-
-    def confidence(self, q: Query, ranked) -> float:
-        """How sure the best passage answers (confidence_of), 0 when nothing was ranked."""
-        if not ranked:
-            return 0.0
-        i, _, f = ranked[0]
-        if "evidence" not in f:  # the baselines rank without sentence evidence
-            f["evidence"] = self.evidence(q, i, f["sent_scores"])
-            f["match"] = unit_match(self.params, f["evidence"])
-        if not len(f["match"]):
-            return 0.0
-        return confidence_of(self.params, f["dense"], f["evidence"], int(np.argmax(f["match"])),
-                             len(q.weights))
-
-    def holds_all(self, q: Query, ranked_row) -> bool:
-        """Does the passage's best unit hold every term of the question?"""
-        i, _, f = ranked_row
-        if "evidence" not in f:
-            f["evidence"] = self.evidence(q, i, f["sent_scores"])
-            f["match"] = unit_match(self.params, f["evidence"])
-        terms = f["evidence"]["terms"]
-        return bool(len(terms)) and float(terms.max()) >= 1.0 - 1e-9
-
-    # -- the answer --------------------------------------------------------------------------
-    def ask(self, question: str, k: int = 3, more: int = 7, mode: str | None = None,
-            retrieval_text: str | None = None, threshold: float | None = None,
-            articles: set[str] | None = None, as_of=None) -> Answer:
-        """Answer a question with up to ``k`` cited quotes, or not found (as of ``as_of``:
-        articles published after that date are not used)."""
-        q = clean_question(question)
-        # What is searched for leaves out pasted markup; the question is echoed as written.
-        text = retrieval_text or q
-        text = strip_markup(text) or text
-        qvec = self.embedder.encode_query(text)
-        return self.answer_from(q, text, qvec, tokenize(text), k=k, more=more, mode=mode,
-                                threshold=threshold, articles=articles, as_of=as_of)
-
-    def answer_from(self, question, text, qvec, tokens, k=3, more=7, mode=None,
-                    threshold=None, articles=None, as_of=None) -> Answer:
-        """The answer for an embedded, tokenized question (eval reuses the vectors)."""
-        day = None
-        if as_of is not None:  # later articles are left out like --since/--source ones
-            day = to_date(as_of)
-            if day is None:
-                raise UsageError(f"not a date: {as_of!r}", fix="use YYYY-MM-DD")
-        mode = mode or self.params.mode
-        threshold = self.params.threshold if threshold is None else threshold
-        q = self.query(text, qvec, tokens)
-        p = self.params
-        time = self.time_terms(text, day)
-        tf = time.tf
-        stamp = day.isoformat() if day is not None else None
-        # Every passage that may be shown is scored fully.
-        ranked = self.rank(q, mode=mode, articles=articles, rerank=max(p.rerank, k + more),
-                           time=time)
-        if not ranked:
-            return Answer(question=question, answered=False, confidence=0.0, as_of=stamp)
-        conf = self.confidence(q, ranked)
-        search = is_search(q) if mode == "hybrid" else None
-        if search == "keywords":  # the passages that hold every word searched for, if any do
-            ranked = [r for r in ranked[: k + more + 5] if self.holds_all(q, r)] or ranked
-        if search and ranked and conf < threshold and self.holds_all(q, ranked[0]):
-            conf = threshold
-        if conf < threshold or not ranked:
-            return Answer(question=question, answered=False, confidence=conf, as_of=stamp)
-        top_score = ranked[0][1]
-        shown: list[tuple[tuple[str, ...], tuple[str, ...], Citation]] = []
-        cites: list[Citation] = []
-        for i, score, feats in ranked[: k + more + 5]:
-            if len(cites) >= k + more:
-                break
-            passage = self.store.passages[i]
-            article = self.store.article_by_id[passage.article_id]
-            if mode == "hybrid" and p.window and not cites and article.published and \
-                    not search:  # keyword searches quote the words searched for
-                # The first quote of a news article: window.py.
-                i, start, end, core_start, core_end = answer_window(self, q, i, feats)
-                passage = self.store.passages[i]
-            else:
-                start, end, first, last = self.best_span(q, i, feats, mode)
-                s = self.sentences(i)
-                core_start, core_end = s.spans[first][0], s.spans[last][1]
-                if mode == "hybrid" and p.cross and not cites:  # the first quote only
-                    start, end = self.across(i, start, end)
-            if any(c.article.id == article.id and c.start < end and start < c.end
-                   for c in cites):  # already inside an earlier, wider quote
-                continue
-            core = norm_words(article.body[core_start:core_end])
-            whole = norm_words(article.body[start:end])
-            ref = ArticleRef(**article.meta())
-            twin = next((c for c_core, c_whole, c in shown
-                         if near_duplicate(core, c_core) or near_duplicate(whole, c_whole)), None)
-            if twin is not None:  # the same words in another article: "also in"
-                if ref.id != twin.article.id and ref not in twin.also_in:
-                    twin.also_in.append(ref)
-                continue
-            c = Citation(id=passage.id, article=ref, quote=article.body[start:end], start=start,
-                         end=end, score=score, paragraph=passage.paragraph)
-            shown.append((core, whole, c))
-            cites.append(c)
-        main = [c for j, c in enumerate(cites[:k])
-                if j == 0 or mode != "hybrid" or c.score >= p.relative_cut * top_score]
-        rest = [c for c in cites if c not in main]
-        if tf.present and p.newest_first and mode == "hybrid":
-            # "What is the latest…": of the first quotes, the newest article's comes first
-            # (stable: same-day or undated ones keep their order; undated count as oldest).
-            main.sort(key=lambda c: c.article.published or "", reverse=True)
-        return Answer(question=question, answered=True, citations=main, more=rest,
-                      confidence=conf, as_of=stamp)

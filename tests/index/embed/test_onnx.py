@@ -23,7 +23,7 @@ from index.embed.onnx import (
 )
 from index.engine import Citebot
 from index.errors import IndexCorrupt, IndexMismatch
-from index.search.rank import Searcher
+from index.search.searcher import Searcher
 from index.store.store import IndexStore, read_manifest
 
 QUESTIONS = [

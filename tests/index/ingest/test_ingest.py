@@ -306,7 +306,7 @@ def test_feed_and_page_urls_are_fetched_and_failures_are_clear(corpus, server):
 
 def test_quotes_from_ingested_articles_are_exact_substrings(corpus, src, tmp_path):
     from index.build import build_index
-    from index.search.rank import Searcher
+    from index.search.searcher import Searcher
     from index.store.store import IndexStore
 
     ingest([str(write_news_page(src)), str(write_feed(src)), str(write_pdf(src)),

@@ -10,7 +10,7 @@ from index.build import build_index
 from index.corpus.articles import Article, load_corpus, write_article
 from index.corpus.passages import make_passages, passage_text
 from index.search.lexical import tokenize
-from index.search.rank import Searcher
+from index.search.searcher import Searcher
 from index.store.cache import CACHE_DIR, EmbeddingCache
 from index.store.store import IndexStore
 
