@@ -22,6 +22,8 @@ import re
 import unicodedata
 from functools import cache, lru_cache
 
+from .errors import BadQuestion
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -77,6 +79,21 @@ def question_text(question: str) -> str:
     # Control and format characters (NUL, zero-width, direction marks) carry no meaning here.
     q = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in q)
     return " ".join(q.split())
+
+
+def checked(raw: str | None, normalise, limit: int, whole: str, short: str, verb: str) -> str:
+    """``raw`` normalised, or BadQuestion naming what is wrong: empty, over ``limit``
+    characters, or without a word (questions and citation lookups: "the question" / "the text
+    to look up" is ``whole``, "the question" / "the text" ``short``, "search for" / "look up"
+    ``verb``)."""
+    text = normalise(raw) if raw is not None else ""
+    if not text.strip():
+        raise BadQuestion(f"{whole} is empty")
+    if len(text) > limit:
+        raise BadQuestion(f"{short} is too long ({len(text)} characters; the limit is {limit})")
+    if not any(ch.isalnum() for ch in text):
+        raise BadQuestion(f"{short} has no words to {verb}")
+    return text
 
 
 _TAG = re.compile(r"</?[A-Za-z][^<>]{0,200}>|<!--.*?-->", re.S)

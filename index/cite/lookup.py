@@ -41,10 +41,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..answer import ArticleRef
-from ..errors import BadQuestion
 from ..search.lexical import idf, tokenize
 from ..store.store import IndexStore
-from ..text import lookup_text, words_escape_tokens
+from ..text import checked, lookup_text, words_escape_tokens
 from . import dense
 from .bounded_cache import CharBudgetCache
 from .diff import DiffOp, is_wordish, normalize, normalize_map, word_diff
@@ -99,17 +98,8 @@ class CiteResult:
 
 def clean_text(text: str | None) -> str:
     """The text to look up: control characters out, outer quotation marks and space off."""
-    if text is None:
-        raise BadQuestion("the text to look up is empty")
-    t = lookup_text(text)
-    if not t.strip():
-        raise BadQuestion("the text to look up is empty")
-    if len(t) > MAX_TEXT_CHARS:
-        raise BadQuestion(f"the text is too long ({len(t)} characters; the limit is "
-                          f"{MAX_TEXT_CHARS})")
-    if not any(ch.isalnum() for ch in t):
-        raise BadQuestion("the text has no words to look up")
-    return t
+    return checked(text, lookup_text, MAX_TEXT_CHARS, "the text to look up", "the text",
+                   "look up")
 
 
 # -- per-store data, computed once per loaded index ------------------------------------------

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import BadQuestion
-from ..text import question_text
+from ..text import checked, question_text
 from .quotes import Query, unit_match
 
 MAX_QUESTION_CHARS = 1000
@@ -73,17 +72,8 @@ class SearchParams:
 
 def clean_question(question: str) -> str:
     """Validate and normalize a question; raises BadQuestion with a readable reason."""
-    if question is None:
-        raise BadQuestion("the question is empty")
-    q = question_text(question)
-    if not q:
-        raise BadQuestion("the question is empty")
-    if len(q) > MAX_QUESTION_CHARS:
-        raise BadQuestion(f"the question is too long ({len(q)} characters; "
-                          f"the limit is {MAX_QUESTION_CHARS})")
-    if not any(ch.isalnum() for ch in q):
-        raise BadQuestion("the question has no words to search for")
-    return q
+    return checked(question, question_text, MAX_QUESTION_CHARS, "the question", "the question",
+                   "search for")
 
 
 # A short question with one of these leans on an earlier one ("How many were in it?"): its
