@@ -10,7 +10,9 @@ neighbouring paragraphs (REACH) and the article's first paragraphs (LEDE): each 
 the probability that it is the one holding the answer (a conditional logit over the
 candidate sentences of the question: its match to the question, whether it names the kind of
 thing asked for and what the question does not already say, whether it names the article's
-title subject, where it stands), and the window holding the most probability is quoted.
+title subject, where it stands), and the window holding the most probability is quoted. Only
+for questions that ask for a kind of thing (lexical.question_type); the others keep the quote
+of quotes.quote_span.
 
 The weights are fitted by benchmarks/fit_quote_window.py on the news dev set (cross-validated
 there; docs/benchmarks.md, "Answer quality"). Undated articles (reference text such as the
@@ -41,7 +43,7 @@ FEATURES = ("cos", "terms", "pairs", "match_gap", "best", "after", "before", "fa
             "named_new", "figure_new", "type", *(f"type_{k}" for k in _KINDS), "lede",
             "title_new", "title_named", "article_first", "position", "restates",
             *(f"lede_{k}" for k in _KINDS))
-# Fitted by benchmarks/fit_quote_window.py on news dev (--l2 0.003; cross-validated 0.727-0.730).
+# Fitted by benchmarks/fit_quote_window.py on news dev (--l2 0.003; cross-validated 0.723-0.727).
 FITTED = {
     "cos": 0.880, "terms": 0.089, "pairs": 0.288, "match_gap": 1.427, "best": -0.048,
     "after": -0.145, "before": 0.193, "far": -0.544, "leans": -0.776, "named_new": 0.732,
