@@ -105,11 +105,13 @@ def analyse_passage(body: str, spans: list[tuple[int, int]], context: str = "") 
             ante.append(analysed[k - 1] if start == spans[k - 1][0]
                         else analyze(body[start:spans[k - 1][1]]))
     context_terms = analyze(context)[1] if context else frozenset()
+    pairs = [bigrams(s) for s, _ in analysed]
+    # A sentence that leans on none is its own rest (the same pairs, not made again).
     return Sentences(spans=list(spans), texts=texts, content=[c for _, c in analysed],
-                     pairs=[bigrams(s) for s, _ in analysed],
-                     lean_content=[c for _, c in rest], lean_pairs=[bigrams(s) for s, _ in rest],
+                     pairs=pairs, lean_content=[c for _, c in rest],
+                     lean_pairs=[bigrams(r[0]) if m else p for r, m, p in zip(rest, leans, pairs)],
                      pair_start=pair_start, ante_content=[c for _, c in ante],
-                     ante_pairs=[bigrams(s) for s, _ in ante],
+                     ante_pairs=[bigrams(a[0]) if a[0] else set() for a in ante],
                      context_terms=context_terms)
 
 
