@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -83,6 +84,12 @@ def _clause_start(text: str, start: int, end: int) -> int | None:
     return None
 
 
+@lru_cache(maxsize=4096)
+def _context_terms(context: str) -> frozenset[str]:
+    """A title and heading's content stems: the same for every paragraph under them."""
+    return analyze(context)[1]
+
+
 def analyse_passage(body: str, spans: list[tuple[int, int]], context: str = "") -> Sentences:
     """Tokenize a passage's sentences; ``context``: its article's title and its heading, whose
     terms count for its sentences at m_context (news names its subject in the title)."""
@@ -104,7 +111,7 @@ def analyse_passage(body: str, spans: list[tuple[int, int]], context: str = "") 
         else:
             ante.append(analysed[k - 1] if start == spans[k - 1][0]
                         else analyze(body[start:spans[k - 1][1]]))
-    context_terms = analyze(context)[1] if context else frozenset()
+    context_terms = _context_terms(context) if context else frozenset()
     pairs = [bigrams(s) for s, _ in analysed]
     # A sentence that leans on none is its own rest (the same pairs, not made again).
     return Sentences(spans=list(spans), texts=texts, content=[c for _, c in analysed],
