@@ -40,6 +40,7 @@ from ..errors import IndexCorrupt, IndexMismatch, IndexMissing
 from ..fileio import fsync_dir, sha256_file, write_json_atomic
 from . import archive
 from .bm25_arrays import Bm25Arrays, DocFreq
+from .bm25_arrays import compact as compact_bm25
 from .model_store import attach_model, prune_models, shared_listing
 
 FORMAT_VERSION = 2  # 2: compact passage table (table.py), stat stamps, ONNX question encoder
@@ -170,6 +171,7 @@ def write_generation(index_dir: Path, data: BuildData) -> dict:
                                                       dtype=SENTENCE_DTYPE))
         write_table(tmp_dir, data.articles, data.passages)
         data.bm25.save(str(tmp_dir / "bm25"))
+        compact_bm25(tmp_dir / "bm25", len(data.passages))
         for rel, src in data.extra_files.items():
             (tmp_dir / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, tmp_dir / rel)
@@ -365,7 +367,9 @@ class IndexStore:
             tid = vocab.get(t)
             if tid is not None and tid + 1 < len(sc["indptr"]):
                 lo, hi = int(sc["indptr"][tid]), int(sc["indptr"][tid + 1])
-                yield sc["indices"][lo:hi], sc["data"][lo:hi]
+                # int32 whatever the file holds (uint16 in small indexes: bm25_arrays.compact);
+                # for int32 rows this is the memory-mapped slice itself, no copy
+                yield sc["indices"][lo:hi].astype(np.int32, copy=False), sc["data"][lo:hi]
 
     def postings(self, tokens: list[str]) -> list[np.ndarray]:
         """The passage rows of each token's posting list (tokens no passage holds: none)."""

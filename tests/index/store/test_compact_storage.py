@@ -1,5 +1,6 @@
-"""Passage vectors stored in float16 by FAISS (flat and HNSW): reconstruct close to the vectors,
-searches score the stored vectors, the manifest says so, and float32 indexes still load."""
+"""Compact storage: passage vectors in float16 in FAISS (flat and HNSW: reconstruct close to the
+vectors, searches score the stored vectors, the manifest says so, float32 indexes still load) and
+BM25 posting rows in uint16 in small indexes (the same scores; int32 files still load)."""
 
 import json
 import shutil
@@ -11,6 +12,7 @@ from conftest import SEED_CORPUS, HashEmbedder
 
 from index.build import build_index
 from index.fileio import sha256_file
+from index.search.lexical import tokenize
 from index.store import store as store_mod
 from index.store.store import IndexStore, faiss_index_for, index_reason
 
@@ -100,3 +102,30 @@ def test_new_builds_record_float16(tmp_path):
     store = IndexStore(tmp_path / "index")
     assert type(store.faiss).__name__ == "IndexScalarQuantizer"
     assert index_reason(manifest).endswith("(float16 vectors)")
+
+
+def test_bm25_rows_are_uint16_in_a_small_index_and_score_alike(tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEED_CORPUS, corpus, ignore=shutil.ignore_patterns(".*"))
+    index = tmp_path / "index"
+    build_index(corpus, index, HashEmbedder())
+    store = IndexStore(index)
+    path = store.gen_dir / "bm25" / "indices.csc.index.npy"
+    assert np.load(path, mmap_mode="r").dtype == np.uint16
+    queries = [tokenize(q) for q in ("Kenyan police officers Haiti", "veto China Russia",
+                                     "the court ruled", "zzz")]
+    new = [(store.bm25_scores(t), store.bm25_top(t, 5)) for t in queries]
+    assert all(d.dtype == np.int32 for t in queries for d in store.postings(t))
+    # As citebot wrote it before (bm25s's int32 rows): loads, and scores the same.
+    np.save(path, np.load(path).astype(np.int32))
+    manifest = json.loads((index / "manifest.json").read_text())
+    manifest["files"]["bm25/indices.csc.index.npy"] = {"sha256": sha256_file(path),
+                                                       "size": path.stat().st_size}
+    (index / "manifest.json").write_text(json.dumps(manifest))
+    old = IndexStore(index)
+    assert old.bm25.scores["indices"].dtype == np.int32
+    for t, (scores, (idx, top)) in zip(queries, new):
+        assert np.array_equal(old.bm25_scores(t), scores)
+        got_idx, got_top = old.bm25_top(t, 5)
+        assert np.array_equal(got_idx, idx) and np.array_equal(got_top, top)
+    assert any(len(idx) for _, (idx, _) in new)  # some query matched: this compared scores
