@@ -4,9 +4,10 @@
 
 Synthetic unit vectors in clusters (dimension 384, like the default model's), queries near
 stored vectors. For each size, the index citebot would build (exact up to store.FLAT_MAX, HNSW
-with store.HNSW's parameters above) in both storages: file size, add time, search latency
-p50/p99 of single questions on one thread (measured in turns: float32 then float16, question
-by question), recall@10 against exact float32 search, and the largest reconstruct error.
+with store.HNSW's parameters above, efSearch as the store sets it) in both storages: file
+size, add time, search latency p50/p99 of single questions on one thread (measured in turns:
+float32 then float16, question by question), recall@10 against exact float32 search, and the
+largest reconstruct error.
 Not a test: numbers depend on the machine.
 """
 
@@ -22,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from index.store.store import HNSW  # noqa: E402
+from index.store.store import HNSW, HNSW_DEEP_ABOVE, HNSW_DEEP_EF  # noqa: E402
 
 DIM = 384
 
@@ -68,7 +69,7 @@ def run(kind: str, n: int, n_queries: int, folder: Path) -> list[str]:
         del index
         index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
         if kind == "hnsw":
-            index.hnsw.efSearch = HNSW["efSearch"]
+            index.hnsw.efSearch = HNSW_DEEP_EF if n > HNSW_DEEP_ABOVE else HNSW["efSearch"]
         err = float(np.abs(index.reconstruct_n(0, min(n, 5000)) - x[:5000]).max())
         built[storage] = {"index": index, "add_s": add_s, "bytes": path.stat().st_size,
                           "err": err, "ms": [], "hits": 0}
