@@ -120,4 +120,10 @@ def _onnx_export(embedder) -> Path | None:
     """The embedder's ONNX export folder, if it has one (models that cannot be exported, and
     test embedders, have none: their questions are embedded by the embedder itself)."""
     export = getattr(embedder, "onnx_export", None)
-    return export() if export else None
+    folder = export() if export else None
+    if folder is None:
+        return None
+    from .embed.fp16 import half_weights_export
+
+    # The index keeps the weights in float16 (half the size, the same answers: fp16.py).
+    return half_weights_export(folder) or folder

@@ -6,14 +6,16 @@ time the transformer of the sentence-transformers model is exported once per mod
 per-user cache keyed by the model's fingerprint, then copied into the index folder once (shared
 by its generations: store/model_store.py), where the question path finds everything it needs::
 
-    <index>/models/<key>/model.onnx       the transformer (fp32, dynamic batch and length)
+    <index>/models/<key>/model.onnx       the transformer (fp32, dynamic batch and length;
+                                          weights stored in float16 there: fp16.py)
     <index>/models/<key>/tokenizer.json   the model's own fast tokenizer, truncation set
     <index>/models/<key>/embedder.json    model name, fingerprint, pooling, inputs, checksum
 
 (Indexes built before kept a copy in ``<generation>/onnx/``; they are read as they are.)
 
 The vectors equal sentence-transformers' to about 1e-7 (cosine >= 0.9999999, tested), so one
-index can be built by either engine and queried by the other.
+index can be built by either engine and queried by the other; the copy an index stores, with
+float16 weights, stays within cosine 0.9999 of them (fp16.py).
 """
 
 from __future__ import annotations

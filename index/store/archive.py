@@ -173,7 +173,10 @@ def index_reason(manifest: dict, flat_max: int) -> str:
         why = f"{flat_max:,} < {n:,} passages <= {ARCHIVE_ABOVE:,}: HNSW graph in memory"
     else:
         why = f"{n:,} passages > {ARCHIVE_ABOVE:,}: PQ codes in memory, exact vectors on disk"
-    params = {"hnsw": lambda: f"M {info.get('M')}, efSearch {info.get('efSearch')}",
+    stored = info.get("vector_dtype", "float32")  # indexes before it was recorded: float32
+    params = {"flat": lambda: f"{stored} vectors",
+              "hnsw": lambda: f"M {info.get('M')}, efSearch {info.get('efSearch')}, "
+                              f"{stored} vectors",
               "archive": lambda: (f"IVF{info.get('nlist')},PQ{info.get('pq_m')}, nprobe "
                                   f"{info.get('nprobe')}, re-rank {info.get('rerank')} by "
                                   f"{info.get('vector_dtype')} vectors")}.get(kind)

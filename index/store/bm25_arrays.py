@@ -31,6 +31,18 @@ class Bm25Arrays:
             raise ValueError("BM25 vocabulary and score columns disagree")
 
 
+def compact(folder: Path, num_docs: int) -> None:
+    """Store the posting lists' passage rows in uint16 when every row fits (up to 65,536
+    passages): bm25s writes int32, so this halves the file (2.4 MB of the news dev index).
+    Readers get int32 rows either way (store.IndexStore._postings)."""
+    path = Path(folder) / "indices.csc.index.npy"
+    if num_docs > 1 << 16:
+        return
+    rows = np.load(path)
+    if rows.dtype != np.uint16 and (not len(rows) or int(rows.min()) >= 0):
+        np.save(path, rows.astype(np.uint16))
+
+
 def _load_json(path: Path):
     try:
         import orjson  # a million-term vocabulary loads 3x faster

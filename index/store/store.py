@@ -40,6 +40,7 @@ from ..errors import IndexCorrupt, IndexMismatch, IndexMissing
 from ..fileio import fsync_dir, sha256_file, write_json_atomic
 from . import archive
 from .bm25_arrays import Bm25Arrays, DocFreq
+from .bm25_arrays import compact as compact_bm25
 from .model_store import attach_model, prune_models, shared_listing
 
 FORMAT_VERSION = 2  # 2: compact passage table (table.py), stat stamps, ONNX question encoder
@@ -56,6 +57,10 @@ HNSW_DEEP_ABOVE, HNSW_DEEP_EF = 250_000, 512
 # Sentence vectors are stored in float16: half the size of the biggest file of an index (the
 # news dev index fits 150 MB), answers unchanged (docs/benchmarks.md); read as float32.
 SENTENCE_DTYPE = np.float16
+# Passage vectors too (FAISS's scalar quantizer in fp16, flat and HNSW alike): 27 of the news dev
+# index's 59 MB saved, answers unchanged; ``reconstruct`` returns them as float32. The manifest
+# records it (``faiss.vector_dtype``); indexes without it hold float32 vectors and load as before.
+PASSAGE_DTYPE = "float16"
 
 
 def _stamp(path: Path) -> list[int]:
@@ -120,13 +125,15 @@ def faiss_index_for(vectors: np.ndarray, index_type: str | None = None):
         return index, {"index_type": index_type, "faiss": info, **asked}
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     dim = vectors.shape[1]
+    fp16 = faiss.ScalarQuantizer.QT_fp16  # no training: each value rounded to float16
     if index_type == "flat":
-        index, info = faiss.IndexFlatIP(dim), {}
+        index = faiss.IndexScalarQuantizer(dim, fp16, faiss.METRIC_INNER_PRODUCT)
+        info = {"vector_dtype": PASSAGE_DTYPE}
     elif index_type == "hnsw":
-        info = dict(HNSW)
+        info = {**HNSW, "vector_dtype": PASSAGE_DTYPE}
         if len(vectors) > HNSW_DEEP_ABOVE:  # a bigger graph needs a deeper search
             info["efSearch"] = HNSW_DEEP_EF
-        index = faiss.IndexHNSWFlat(dim, info["M"], faiss.METRIC_INNER_PRODUCT)
+        index = faiss.IndexHNSWSQ(dim, fp16, info["M"], faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = info["efConstruction"]
         index.hnsw.efSearch = info["efSearch"]
     else:
@@ -164,6 +171,7 @@ def write_generation(index_dir: Path, data: BuildData) -> dict:
                                                       dtype=SENTENCE_DTYPE))
         write_table(tmp_dir, data.articles, data.passages)
         data.bm25.save(str(tmp_dir / "bm25"))
+        compact_bm25(tmp_dir / "bm25", len(data.passages))
         for rel, src in data.extra_files.items():
             (tmp_dir / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, tmp_dir / rel)
@@ -368,7 +376,9 @@ class IndexStore:
             tid = vocab.get(t)
             if tid is not None and tid + 1 < len(sc["indptr"]):
                 lo, hi = int(sc["indptr"][tid]), int(sc["indptr"][tid + 1])
-                yield sc["indices"][lo:hi], sc["data"][lo:hi]
+                # int32 whatever the file holds (uint16 in small indexes: bm25_arrays.compact);
+                # for int32 rows this is the memory-mapped slice itself, no copy
+                yield sc["indices"][lo:hi].astype(np.int32, copy=False), sc["data"][lo:hi]
 
     def postings(self, tokens: list[str]) -> list[np.ndarray]:
         """The passage rows of each token's posting list (tokens no passage holds: none)."""

@@ -44,7 +44,10 @@ def test_hnsw_index_is_recorded_and_finds_the_exact_neighbours(tmp_path, monkeyp
     manifest = build_index(corpus, ann, HashEmbedder(), index_type="hnsw")
     assert manifest["index_type"] == "hnsw" and manifest["faiss"]["M"] == store_mod.HNSW["M"]
     a, b = IndexStore(exact), IndexStore(ann)
-    assert a.manifest["index_type"] == "flat" and type(b.faiss).__name__ == "IndexHNSWFlat"
+    # Both store their vectors in float16 (FAISS's scalar quantizer), as the manifest says.
+    assert a.manifest["index_type"] == "flat" and type(b.faiss).__name__ == "IndexHNSWSQ"
+    assert type(a.faiss).__name__ == "IndexScalarQuantizer"
+    assert a.manifest["faiss"]["vector_dtype"] == manifest["faiss"]["vector_dtype"] == "float16"
     assert b.faiss.hnsw.efSearch == store_mod.HNSW["efSearch"]
     emb, hits, total = HashEmbedder(), 0, 0
     for q in ["harbour ships", "boats and cranes", "story 7 paragraph 3", "counted 5 ships"]:
@@ -52,7 +55,7 @@ def test_hnsw_index_is_recorded_and_finds_the_exact_neighbours(tmp_path, monkeyp
         tenth = a.dense_search(qv, 10)[1][-1]
         got, scores = b.dense_search(qv, 10)
         exact = a.faiss.reconstruct_n(0, a.faiss.ntotal)[got] @ qv[0]
-        assert np.allclose(scores, exact, atol=1e-5)  # HNSW scores are exact inner products
+        assert np.allclose(scores, exact, atol=1e-5)  # exact inner products of the stored vectors
         # Hash vectors tie a lot: a hit is any passage as close as the exact 10th.
         hits, total = hits + int((exact >= tenth - 1e-6).sum()), total + 10
     assert hits / total >= 0.9
