@@ -11,7 +11,7 @@ a little noisier. Each chunk of 200,000 is made in float32, scored against the q
 exact ground truth (brute force, a running top-10), then written as float16 into the
 ``vectors.npy`` that the index re-ranks from: nothing of size n is ever held in float32.
 
-The index is then built exactly as store.write_generation builds an archive index
+The index is then built exactly as writer.write_generation builds an archive index
 (archive.params_for, archive.build: trained on a sample, filled chunk by chunk) and a fresh
 process opens it the way store.IndexStore does (memory-mapped FAISS file, memory-mapped vectors)
 and answers the queries one at a time with one thread, sweeping nprobe and the re-rank depth.

@@ -232,7 +232,7 @@ def scale(n: int, runs: int, compare: str | None) -> None:
     from index.corpus.articles import load_corpus
     from index.corpus.passages import make_passages
     from index.embed.sbert import indexing_embedder
-    from index.store.store import BuildData, write_generation
+    from index.store.writer import BuildData, write_generation
 
     work = Path(tempfile.mkdtemp(prefix="citebot-cite-scale-"))
     try:

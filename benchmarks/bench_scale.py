@@ -10,7 +10,7 @@ real vectors plus Gaussian noise; each sentence: its passage's vector plus noise
 cluster like real embeddings rather than spreading uniformly. Dense queries are the real
 model's vectors of real questions; BM25 queries are four words of a random passage.
 
-Each size is written with citebot's own writer (store.write_generation: FAISS index chosen by
+Each size is written with citebot's own writer (writer.write_generation: FAISS index chosen by
 size, passage table, BM25 by bm25s, checksums), then a fresh process opens it with
 store.IndexStore and searches: FAISS top-10 (recall@10 against exact search), BM25 top-10
 (store.bm25_top), the whole hybrid ranking + quote selection (search.Searcher), `source` and
@@ -224,7 +224,8 @@ def _build(n: int, base: np.ndarray, questions: np.ndarray, work: Path, rng,
     import bm25s
     import faiss
 
-    from index.store.store import BuildData, IndexStore, write_generation
+    from index.store.store import IndexStore
+    from index.store.writer import BuildData, write_generation
 
     t0 = time.perf_counter()
     articles, passages, tokens, pvecs, svecs = synth(n, base, rng)
@@ -377,7 +378,7 @@ def main() -> None:
             "memory-mapped files that searching touched (page cache, shared, reclaimable); "
             "private = RSS less those file-backed pages, per passage, after all queries.",
             "exact p50 = IndexFlatIP over the same vectors, one thread: why HNSW above "
-            "store.FLAT_MAX passages."])
+            "writer.FLAT_MAX passages."])
     report("Scale: the BM25 step of a question's ranking, before and after issue #12",
            ["passages", "bm25_top + dense candidates' scores p50 ms", "p99 ms",
             "full score array (before) p50 ms", "p99 ms"],

@@ -1,9 +1,9 @@
-"""Passage vectors in FAISS: float32 (before) against float16 (store.PASSAGE_DTYPE), same run.
+"""Passage vectors in FAISS: float32 (before) against float16 (writer.PASSAGE_DTYPE), same run.
 
     python benchmarks/bench_vector_storage.py [--hnsw 100000] [--flat 20000] [--queries 300]
 
 Synthetic unit vectors in clusters (dimension 384, like the default model's), queries near
-stored vectors. For each size, the index citebot would build (exact up to store.FLAT_MAX, HNSW
+stored vectors. For each size, the index citebot would build (exact up to writer.FLAT_MAX, HNSW
 with store.HNSW's parameters above, efSearch as the store sets it) in both storages: file
 size, add time, search latency p50/p99 of single questions on one thread (measured in turns:
 float32 then float16, question by question), recall@10 against exact float32 search, and the
@@ -23,7 +23,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from index.store.store import HNSW, HNSW_DEEP_ABOVE, HNSW_DEEP_EF  # noqa: E402
+from index.store.store import HNSW  # noqa: E402
+from index.store.writer import HNSW_DEEP_ABOVE, HNSW_DEEP_EF  # noqa: E402
 
 DIM = 384
 

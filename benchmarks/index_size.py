@@ -3,8 +3,8 @@
     python benchmarks/index_size.py --corpus C --index I --out DIR [--float32]
 
 Copies C and I to DIR/corpus and DIR/index (C and I are only read), then writes a new generation
-of the copy with this code's writer (store.write_generation): the passage vectors read back
-from the old FAISS index and stored as a new build stores them (float16: store.PASSAGE_DTYPE),
+of the copy with this code's writer (writer.write_generation): the passage vectors read back
+from the old FAISS index and stored as a new build stores them (float16: writer.PASSAGE_DTYPE),
 the same sentence vectors, passage table and BM25 files, and the question encoder with its
 weights stored in float16 (embed/fp16.py). The manifest and checksums are the writer's own, so
 the copy is an index like a fresh build's, except that nothing is embedded again: answers can
@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from index.embed.fp16 import half_weights_export  # noqa: E402
 from index.embed.onnx import FILES  # noqa: E402
 from index.store import store as store_mod  # noqa: E402
+from index.store import writer  # noqa: E402
 
 GEN_KEYS = ("files", "generation", "format_version", "shared_files", "model_dir", "index_type",
             "faiss", "index_type_asked", "passages", "sentences", "articles")
@@ -87,7 +88,7 @@ def convert(corpus: Path, index: Path, out: Path, float32: bool = False) -> tupl
     _float32_storage(float32)
     manifest = {k: v for k, v in old.items() if k not in GEN_KEYS}
     manifest["corpus_dir"] = str((out / "corpus").resolve())
-    store_mod.write_generation(copy, store_mod.BuildData(
+    writer.write_generation(copy, writer.BuildData(
         articles=list(store.articles), passages=list(store.passages),
         passage_vectors=np.asarray(vectors, dtype=np.float32),
         sentence_vectors=np.asarray(store.sentence_vectors), bm25=_CopyBm25(store.gen_dir / "bm25"),

@@ -33,7 +33,7 @@ _EXPORTS = {
     "list_articles": "ingest.admin", "remove_articles": "ingest.admin",
     "find_articles": "ingest.admin",
     "article_files": "corpus.articles",
-    "IndexStore": "store.store", "read_manifest": "store.store", "index_reason": "store.store",
+    "IndexStore": "store.store", "read_manifest": "store.store", "index_reason": "store.writer",
     "RayEncoder": "embed.distributed", "import_ray": "embed.distributed",
     "verify_spans_and_caches": "store.cache",
     "evaluate_squad": "quality.evaluate", "evaluate_index": "quality.evaluate",
@@ -101,5 +101,6 @@ if TYPE_CHECKING:  # the same names, for type checkers and the import graph
     from .quality.evaluate_news import evaluate_news
     from .search.conversation import Conversations
     from .store.cache import verify_spans_and_caches
-    from .store.store import IndexStore, index_reason, read_manifest
+    from .store.store import IndexStore, read_manifest
+    from .store.writer import index_reason
     from .text import citation_id_text

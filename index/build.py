@@ -15,7 +15,7 @@ from .embed.embed_core import encode_unique
 from .embed.onnx import FILES as ONNX_FILES
 from .search.lexical import tokenize
 from .store.cache import EmbeddingCache, PassageCache, model_key
-from .store.store import BuildData, write_generation
+from .store.writer import BuildData, write_generation
 
 ProgressFn = Callable[[str], None]
 EncodeFn = Callable[[list[str]], np.ndarray]  # texts -> one unit float32 row each

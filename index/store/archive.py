@@ -161,8 +161,8 @@ def write_files(gen_dir: Path, info: dict, passage_vectors) -> None:
 
 
 def index_reason(manifest: dict, flat_max: int) -> str:
-    """Why the manifest's FAISS index has its type, in one line (store.index_reason)."""
-    # flat_max: store.FLAT_MAX, passed in (store imports this module, not the reverse)
+    """Why the manifest's FAISS index has its type, in one line (writer.index_reason)."""
+    # flat_max: writer.FLAT_MAX, passed in (writer imports this module, not the reverse)
     kind, n = manifest.get("index_type"), manifest.get("passages") or 0
     info = manifest.get("faiss") or {}
     if manifest.get("index_type_asked"):

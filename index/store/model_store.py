@@ -10,7 +10,7 @@ index with two generations held it twice. Now::
 every rebuild. The manifest lists the shared files (``shared_files``, paths relative to the
 index folder) with the same size / sha256 / stat stamp as the generation's own files, and the
 load checks them the same way (store.IndexStore.verify). A model folder is removed when no
-generation kept on disk refers to it any more (store._prune), so a reader still holding the
+generation kept on disk refers to it any more (writer._prune), so a reader still holding the
 previous generation keeps its encoder.
 """
 

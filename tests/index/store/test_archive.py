@@ -23,7 +23,7 @@ def _clustered(n: int, dim: int = 64, seed: int = 0):
 
 def test_index_type_by_size():
     from index.store.archive import ARCHIVE_ABOVE
-    from index.store.store import FLAT_MAX, choose_index_type
+    from index.store.writer import FLAT_MAX, choose_index_type
 
     assert choose_index_type(FLAT_MAX) == "flat"
     assert choose_index_type(ARCHIVE_ABOVE) == "hnsw"

@@ -13,8 +13,9 @@ from conftest import SEED_CORPUS, HashEmbedder
 from index.build import build_index
 from index.fileio import sha256_file
 from index.search.lexical import tokenize
-from index.store import store as store_mod
-from index.store.store import IndexStore, faiss_index_for, index_reason
+from index.store import writer
+from index.store.store import IndexStore
+from index.store.writer import faiss_index_for, index_reason
 
 
 def _unit(n, dim=64, seed=0):
@@ -98,7 +99,7 @@ def test_new_builds_record_float16(tmp_path):
     corpus = tmp_path / "corpus"
     shutil.copytree(SEED_CORPUS, corpus, ignore=shutil.ignore_patterns(".*"))
     manifest = build_index(corpus, tmp_path / "index", HashEmbedder())
-    assert manifest["faiss"]["vector_dtype"] == store_mod.PASSAGE_DTYPE == "float16"
+    assert manifest["faiss"]["vector_dtype"] == writer.PASSAGE_DTYPE == "float16"
     store = IndexStore(tmp_path / "index")
     assert type(store.faiss).__name__ == "IndexScalarQuantizer"
     assert index_reason(manifest).endswith("(float16 vectors)")

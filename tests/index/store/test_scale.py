@@ -14,7 +14,8 @@ from index.corpus.passages import make_passages
 from index.errors import IndexCorrupt
 from index.search.lexical import tokenize
 from index.store import store as store_mod
-from index.store.store import FLAT_MAX, IndexStore, choose_index_type, read_manifest
+from index.store.store import IndexStore, read_manifest
+from index.store.writer import FLAT_MAX, choose_index_type
 
 
 @pytest.fixture()
