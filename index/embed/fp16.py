@@ -16,15 +16,9 @@ own ``embedder.json`` (``"stored_weights": "float16"``, the model's ``variant`` 
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import uuid
 from pathlib import Path
 
 import numpy as np
-
-from ..fileio import sha256_file
 
 SUFFIX = "fp16w"
 STORED = "float16"
@@ -68,39 +62,15 @@ def half_weights(src: Path, dest: Path) -> int:
 def half_weights_export(folder: Path) -> Path | None:
     """The float16-stored sibling of an fp32 export folder, made now if needed (None: the
     folder is not an fp32 export, or the conversion failed or changed the vectors)."""
-    from .onnx import _PROBES, OnnxEmbedder, read_spec
+    from .onnx import derived_export, read_spec
 
-    folder = Path(folder)
-    source = read_spec(folder)
+    source = read_spec(Path(folder))
     if source is None or source.get("variant") or source.get("stored_weights"):
         return None  # int8 weights are smaller already; a converted copy is not converted again
-    dest = folder.parent / f"{folder.name}-{SUFFIX}"
-    spec = read_spec(dest)
-    if spec and spec.get("stored_weights") == STORED and \
-            spec.get("source_sha256") == source.get("onnx_sha256") and \
-            sha256_file(dest / "model.onnx") == spec.get("onnx_sha256"):
-        return dest
-    tmp = folder.parent / f".{dest.name}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        tmp.mkdir(parents=True)
-        shutil.copyfile(folder / "tokenizer.json", tmp / "tokenizer.json")
-        if not half_weights(folder / "model.onnx", tmp / "model.onnx"):
+
+    def convert(model: Path, dest: Path) -> None:
+        if not half_weights(model, dest):
             raise ValueError("no weight to store in float16")
-        spec = {**source, "stored_weights": STORED, "source_sha256": source.get("onnx_sha256"),
-                "onnx_sha256": sha256_file(tmp / "model.onnx")}
-        (tmp / "embedder.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
-        got = OnnxEmbedder(tmp, threads=1).encode(_PROBES)
-        want = OnnxEmbedder(folder, threads=1).encode(_PROBES)
-        if float(np.min(np.sum(got * want, axis=1))) < 0.9999:
-            raise ValueError("the float16-stored model does not reproduce the fp32 vectors")
-        if dest.exists():
-            stale = folder.parent / f".{dest.name}.{uuid.uuid4().hex[:8]}.old"
-            os.replace(dest, stale)
-            shutil.rmtree(stale, ignore_errors=True)
-        os.replace(tmp, dest)
-        return dest
-    except Exception:  # noqa: BLE001 - no smaller copy: the index stores the fp32 model
-        if os.environ.get("CITEBOT_DEBUG"):
-            raise
-        shutil.rmtree(tmp, ignore_errors=True)
-        return None
+
+    return derived_export(folder, SUFFIX, {"stored_weights": STORED}, convert, 0.9999,
+                          threads=1)

@@ -306,3 +306,39 @@ def question_encoder(index_dir: Path, manifest: dict) -> OnnxEmbedder | None:
         raise IndexMismatch(f"the question encoder in {folder} is not the model the index "
                             f"was built with")
     return encoder
+
+
+def derived_export(folder: Path, suffix: str, marks: dict, convert, min_cos: float,
+                   threads: int | None = None) -> Path | None:
+    """A sibling of the export ``folder`` with other weights: ``convert(model, dest)`` writes
+    its model.onnx from the folder's; ``marks`` is what its embedder.json adds (which variant
+    it is). An intact sibling made from the same model is reused; a new one is kept only if
+    its vectors of the probe texts stay within cosine ``min_cos`` of the folder's. None when
+    the conversion fails or falls short (CITEBOT_DEBUG=1: raise instead)."""
+    folder = Path(folder)
+    source = read_spec(folder) or {}
+    dest = folder.parent / f"{folder.name}-{suffix}"
+    spec = read_spec(dest)
+    if spec and all(spec.get(k) == v for k, v in marks.items()) and \
+            spec.get("source_sha256") == source.get("onnx_sha256") and \
+            sha256_file(dest / "model.onnx") == spec.get("onnx_sha256"):
+        return dest
+    tmp = folder.parent / f".{dest.name}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        tmp.mkdir(parents=True)
+        shutil.copyfile(folder / "tokenizer.json", tmp / "tokenizer.json")
+        convert(folder / "model.onnx", tmp / "model.onnx")
+        spec = {**source, **marks, "source_sha256": source.get("onnx_sha256"),
+                "onnx_sha256": sha256_file(tmp / "model.onnx")}
+        (tmp / "embedder.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
+        got = OnnxEmbedder(tmp, threads=threads).encode(_PROBES)
+        want = OnnxEmbedder(folder, threads=threads).encode(_PROBES)
+        if float(np.min(np.sum(got * want, axis=1))) < min_cos:
+            raise ValueError(f"the {suffix} model does not reproduce the folder's vectors")
+        replace_dir(tmp, dest)
+        return dest
+    except Exception:  # noqa: BLE001 - no such sibling: the caller keeps the folder's model
+        if os.environ.get("CITEBOT_DEBUG"):
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
+        return None

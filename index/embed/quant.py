@@ -14,16 +14,8 @@ encoder always use the same weights.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import shutil
-import uuid
 from pathlib import Path
-
-import numpy as np
-
-from ..fileio import sha256_file
 
 VARIANT = "int8w"
 
@@ -42,51 +34,23 @@ def _activation_matmuls(model_path: Path) -> list[str]:
 def quantized_export(folder: Path) -> Path | None:
     """The int8-weight sibling of an fp32 export folder, made now if needed (None: it failed
     or does not reproduce the fp32 vectors closely enough)."""
-    from .onnx import _PROBES, OnnxEmbedder, read_spec
+    from .onnx import derived_export, read_spec
 
-    folder = Path(folder)
-    source = read_spec(folder)
-    if source is None:
+    if read_spec(Path(folder)) is None:
         return None
-    dest = folder.parent / f"{folder.name}-{VARIANT}"
-    spec = read_spec(dest)
-    if spec and spec.get("variant") == VARIANT and \
-            spec.get("source_sha256") == source.get("onnx_sha256") and \
-            sha256_file(dest / "model.onnx") == spec.get("onnx_sha256"):
-        return dest
-    tmp = folder.parent / f".{dest.name}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
+
+    def convert(model: Path, dest: Path) -> None:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        tmp.mkdir(parents=True)
-        for name in ("tokenizer.json",):
-            shutil.copyfile(folder / name, tmp / name)
         quiet = logging.getLogger().level
         logging.getLogger().setLevel(logging.ERROR)  # "consider pre-processing": not needed
         try:
-            quantize_dynamic(str(folder / "model.onnx"), str(tmp / "model.onnx"),
-                             per_channel=True, op_types_to_quantize=["MatMul", "Gather"],
-                             nodes_to_exclude=_activation_matmuls(folder / "model.onnx"),
+            quantize_dynamic(str(model), str(dest), per_channel=True,
+                             op_types_to_quantize=["MatMul", "Gather"],
+                             nodes_to_exclude=_activation_matmuls(model),
                              weight_type=QuantType.QInt8)
         finally:
             logging.getLogger().setLevel(quiet)
-        spec = {**source, "variant": VARIANT, "source_sha256": source.get("onnx_sha256"),
-                "onnx_sha256": sha256_file(tmp / "model.onnx")}
-        (tmp / "embedder.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
-        got = OnnxEmbedder(tmp).encode(_PROBES)
-        want = OnnxEmbedder(folder).encode(_PROBES)
-        # a broken graph, not rounding (the shortest probe, "x", gives 0.977)
-        if float(np.min(np.sum(got * want, axis=1))) < 0.95:
-            raise ValueError("the int8 model does not reproduce the fp32 vectors")
-        if dest.exists():
-            stale = folder.parent / f".{dest.name}.{uuid.uuid4().hex[:8]}.old"
-            os.replace(dest, stale)
-            shutil.rmtree(stale, ignore_errors=True)
-        os.replace(tmp, dest)
-        return dest
-    except Exception as exc:  # noqa: BLE001 - no int8 variant: the build runs in fp32
-        if os.environ.get("CITEBOT_DEBUG"):
-            raise
-        del exc
-        shutil.rmtree(tmp, ignore_errors=True)
-        return None
+
+    # 0.95: a broken graph, not rounding (the shortest probe, "x", gives 0.977)
+    return derived_export(folder, VARIANT, {"variant": VARIANT}, convert, 0.95)
