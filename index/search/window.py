@@ -48,7 +48,7 @@ FITTED = {
     "cos": 0.880, "terms": 0.089, "pairs": 0.288, "match_gap": 1.427, "best": -0.048,
     "after": -0.145, "before": 0.193, "far": -0.544, "leans": -0.776, "named_new": 0.732,
     "figure_new": 0.483, "type": 1.313, "type_when": 0.174, "type_number": 0.983,
-    "type_name": 0.013, "type_place": -0.165, "type_entity": 0.308, "no_kind": 0.000,
+    "type_name": 0.013, "type_place": -0.165, "type_entity": 0.308,
     "lede": 0.117, "title_new": 1.061, "title_named": 0.544, "article_first": 0.725,
     "position": 0.321, "restates": -0.022, "lede_when": -0.230, "lede_number": -0.546,
     "lede_name": 0.623, "lede_place": 0.620, "lede_entity": 0.279}
