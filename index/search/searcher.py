@@ -132,9 +132,9 @@ class Searcher(Ranker):
             passage = self.store.passages[i]
             article = self.store.article_by_id[passage.article_id]
             if mode == "hybrid" and p.window and not cites and article.published and \
-                    q.kind and not search:  # asks for a kind of thing; keyword searches quote
-                # the words searched for
-                # The first quote of a news article: window.py.
+                    q.kind and not search:
+                # The first quote of a news answer to a question asking for a kind of thing
+                # (window.py); keyword searches quote the words searched for, as below.
                 i, start, end, core_start, core_end = answer_window(self, q, i, feats)
                 passage = self.store.passages[i]
             else:
