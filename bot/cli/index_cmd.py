@@ -23,7 +23,7 @@ def index_group():
 @click.option("--precision", type=click.Choice(["fp32", "int8"]), default=None,
               help="Weights a CPU build embeds with (default: CITEBOT_PRECISION, else what "
                    "the existing index was built with, else fp32). "
-                   "int8 is faster; opt-in until its answers are checked on all of news dev.")
+                   "int8 is faster; opt-in (SQuAD answer-in-quote -0.009, docs/benchmarks.md).")
 @index_options
 @click.option("--ray", "ray_address", is_flag=False, flag_value="", default=None,
               metavar="[ADDRESS]", help="Embed on a Ray cluster: no ADDRESS starts a local "
