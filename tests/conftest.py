@@ -38,6 +38,18 @@ class HashEmbedder:
         return self.encode([text])
 
 
+def hash_index(tmp_path: Path, **build) -> tuple[Path, Path]:
+    """A copy of the seed corpus and its index built with HashEmbedder (store-level tests);
+    ``build``: build_index's options."""
+    from index.build import build_index
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEED_CORPUS, corpus, ignore=shutil.ignore_patterns(".*"))
+    index = tmp_path / "index"
+    build_index(corpus, index, HashEmbedder(), **build)
+    return corpus, index
+
+
 def body_of(article_id: str, corpus_dir: Path) -> str:
     """The stored body of an article, read the way citebot reads it."""
     from index.corpus.articles import load_corpus

@@ -5,21 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 
 import pytest
-from conftest import SEED_CORPUS, HashEmbedder, run_cli
+from conftest import HashEmbedder, hash_index, run_cli
 
 
 @pytest.fixture()
 def built(tmp_path):
-    from index.build import build_index
-
-    corpus = tmp_path / "corpus"
-    shutil.copytree(SEED_CORPUS, corpus, ignore=shutil.ignore_patterns(".*"))
-    index = tmp_path / "index"
-    build_index(corpus, index, HashEmbedder(), export_onnx=False)
-    return corpus, index
+    return hash_index(tmp_path, export_onnx=False)
 
 
 def _shift(index, fix_checksum: bool) -> None:

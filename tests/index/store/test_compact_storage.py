@@ -8,7 +8,7 @@ import shutil
 import faiss
 import numpy as np
 import pytest
-from conftest import SEED_CORPUS, HashEmbedder
+from conftest import SEED_CORPUS, HashEmbedder, hash_index
 
 from index.build import build_index
 from index.fileio import sha256_file
@@ -72,10 +72,7 @@ def _as_float32_index(index_dir):
 
 @pytest.mark.parametrize("kind", ["flat", "hnsw"])
 def test_a_float32_index_still_loads_and_searches(kind, tmp_path):
-    corpus = tmp_path / "corpus"
-    shutil.copytree(SEED_CORPUS, corpus, ignore=shutil.ignore_patterns(".*"))
-    index = tmp_path / "index"
-    build_index(corpus, index, HashEmbedder(), index_type=kind)
+    corpus, index = hash_index(tmp_path, index_type=kind)
     x = _as_float32_index(index)
     store = IndexStore(index)
     assert "float16" not in type(store.faiss).__name__ and "SQ" not in type(store.faiss).__name__
@@ -106,10 +103,7 @@ def test_new_builds_record_float16(tmp_path):
 
 
 def test_bm25_rows_are_uint16_in_a_small_index_and_score_alike(tmp_path):
-    corpus = tmp_path / "corpus"
-    shutil.copytree(SEED_CORPUS, corpus, ignore=shutil.ignore_patterns(".*"))
-    index = tmp_path / "index"
-    build_index(corpus, index, HashEmbedder())
+    _corpus, index = hash_index(tmp_path)
     store = IndexStore(index)
     path = store.gen_dir / "bm25" / "indices.csc.index.npy"
     assert np.load(path, mmap_mode="r").dtype == np.uint16

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import SEED_CORPUS, HashEmbedder
+from conftest import HashEmbedder, hash_index
 
 from index.build import build_index
 from index.corpus.articles import Article, load_corpus
@@ -20,11 +20,7 @@ from index.store.writer import FLAT_MAX, choose_index_type
 
 @pytest.fixture()
 def built(tmp_path):
-    corpus = tmp_path / "corpus"
-    shutil.copytree(SEED_CORPUS, corpus, ignore=shutil.ignore_patterns(".*"))
-    index = tmp_path / "index"
-    build_index(corpus, index, HashEmbedder())
-    return corpus, index
+    return hash_index(tmp_path)
 
 
 def test_index_type_follows_size():

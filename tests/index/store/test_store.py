@@ -1,11 +1,10 @@
 """The FAISS/BM25 store with a tiny deterministic embedder: no model needed."""
 
 import json
-import shutil
 
 import numpy as np
 import pytest
-from conftest import SEED_CORPUS, HashEmbedder
+from conftest import HashEmbedder, hash_index
 
 from index.build import build_index
 from index.errors import IndexCorrupt, IndexMismatch, IndexMissing
@@ -14,11 +13,7 @@ from index.store.store import IndexStore, read_manifest
 
 @pytest.fixture()
 def built(tmp_path):
-    corpus = tmp_path / "corpus"
-    shutil.copytree(SEED_CORPUS, corpus, ignore=shutil.ignore_patterns(".*"))
-    index = tmp_path / "index"
-    build_index(corpus, index, HashEmbedder())
-    return corpus, index
+    return hash_index(tmp_path)
 
 
 def test_build_and_load(built):
