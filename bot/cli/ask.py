@@ -7,16 +7,14 @@ import sys
 import click
 
 from .. import render
-from .common import fail, index_options, open_bot
+from .common import fail, index_options, open_bot, output_options
 
 
 @click.command()
 @click.argument("question", nargs=-1)
 @click.option("-k", "k", default=3, show_default=True, type=click.IntRange(1, 10),
               help="At most this many quotes.")
-@click.option("--json", "as_json", is_flag=True, help="JSON output (JSON Lines for stdin).")
-@click.option("--format", "fmt", type=click.Choice(render.FORMATS), default=None,
-              help="Output form: text (default), markdown (to paste) or json.")
+@output_options()
 @click.option("--threshold", type=float, help="Not-found threshold [env CITEBOT_THRESHOLD].")
 @click.option("--since", metavar="DATE",
               help="Only articles published on or after this date (YYYY-MM-DD or ISO 8601; "
@@ -63,9 +61,7 @@ def ask(question, k, as_json, threshold, since, source_name, corpus, index_dir, 
 
 @click.command()
 @click.argument("citation_id")
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
-@click.option("--format", "fmt", type=click.Choice(render.FORMATS), default=None,
-              help="Output form: text (default), markdown (the passage, to paste) or json.")
+@output_options("JSON output.", markdown="the passage, to paste")
 @click.option("--around", default=1, show_default=True, type=click.IntRange(0, 20),
               help="Paragraphs shown before and after.")
 @index_options

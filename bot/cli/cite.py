@@ -9,7 +9,7 @@ import click
 from index import UsageError
 
 from .. import render
-from .common import each_stdin_line, index_options, open_bot
+from .common import each_stdin_line, index_options, open_bot, output_options
 
 
 def _render(result, fmt: str) -> str:
@@ -24,9 +24,7 @@ def _render(result, fmt: str) -> str:
 @click.argument("text", nargs=-1)
 @click.option("-n", "--limit", default=5, show_default=True, type=click.IntRange(1, 20),
               help="At most this many close matches.")
-@click.option("--json", "as_json", is_flag=True, help="JSON output (JSON Lines for stdin).")
-@click.option("--format", "fmt", type=click.Choice(render.FORMATS), default=None,
-              help="Output form: text (default), markdown (to paste) or json.")
+@output_options()
 @index_options
 def cite_cmd(text, limit, as_json, fmt, corpus, index_dir, model):
     """Find where a quote comes from and how its wording differs (stdin: one per line)."""

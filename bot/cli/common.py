@@ -95,6 +95,16 @@ def index_options(fn):
     return fn
 
 
+def output_options(json_help: str = "JSON output (JSON Lines for stdin).",
+                   markdown: str = "to paste"):
+    """--json and --format, shared by the commands that print answers, quotes or passages."""
+    def decorate(fn):
+        fn = click.option("--format", "fmt", type=click.Choice(render.FORMATS), default=None,
+                          help=f"Output form: text (default), markdown ({markdown}) or json.")(fn)
+        return click.option("--json", "as_json", is_flag=True, help=json_help)(fn)
+    return decorate
+
+
 def open_bot(corpus=None, index_dir=None, model=None, threshold=None, quiet=False,
              precision=None, device="auto"):
     """A Citebot for the resolved configuration; progress goes to stderr."""
