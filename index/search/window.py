@@ -69,8 +69,8 @@ def _new_figures(text: str, asked: set[str]) -> int:
 def sentence_table(searcher, q: Query, i: int, match_of) -> tuple[list, np.ndarray]:
     """The candidate sentences of passage ``i``'s article, in article order: those of ``i``,
     of its REACH neighbours and of the first LEDE paragraphs; ([(start, end, passage row,
-    index in passage)], features (n, FEATURES)). ``match_of(j)``: the unit match of passage
-    ``j``'s sentences (quotes.unit_match)."""
+    index in passage)], features (n, FEATURES)). ``match_of(j, cos, vectors)``: the unit match
+    of passage ``j``'s sentences (quotes.unit_match), given their cosines and vectors."""
     store = searcher.store
     article_id = store.passages[i].article_id
     article = store.article_by_id[article_id]
@@ -78,7 +78,10 @@ def sentence_table(searcher, q: Query, i: int, match_of) -> tuple[list, np.ndarr
     near = range(max(rows.start, i - REACH), min(rows.stop, i + REACH + 1))
     chosen = sorted(set(near) | set(range(rows.start, min(rows.stop, rows.start + LEDE))))
     analysed = {j: searcher.sentences(j) for j in chosen}
-    matches = {j: match_of(j) for j in chosen}
+    vectors = {j: np.asarray(store.sentence_vectors[slice(*store.sentence_rows(j))],
+                             dtype=np.float32) for j in chosen}
+    cosines = {j: vectors[j] @ q.vec if len(vectors[j]) else np.zeros(0) for j in chosen}
+    matches = {j: match_of(j, cosines[j], vectors[j]) for j in chosen}
     best_match = float(matches[i].max()) if len(matches[i]) else 0.0
     best_pos = sum(len(analysed[j].spans) for j in chosen if j < i) + \
         (int(np.argmax(matches[i])) if len(matches[i]) else 0)
@@ -89,9 +92,8 @@ def sentence_table(searcher, q: Query, i: int, match_of) -> tuple[list, np.ndarr
     sents, feats = [], []
     for j in chosen:
         s = analysed[j]
-        lo, hi = store.sentence_rows(j)
-        cos = np.asarray(store.sentence_vectors[lo:hi], dtype=np.float32) @ q.vec \
-            if hi > lo else np.zeros(0)
+        lo = store.sentence_rows(j)[0]
+        cos = cosines[j]
         lede = j - rows.start < LEDE
         for k, (a, b) in enumerate(s.spans):
             d = len(sents) - best_pos
@@ -148,14 +150,11 @@ def window_table(searcher, q: Query, i: int, feats: dict) -> tuple[list, np.ndar
     if "evidence" not in feats:
         feats["evidence"] = searcher.evidence(q, i, feats["sent_scores"])
         feats["match"] = unit_match(searcher.params, feats["evidence"])
-    store = searcher.store
 
-    def match_of(j: int) -> np.ndarray:
-        if j == i:
+    def match_of(j: int, cos: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+        if j == i:  # ranked: its evidence is there already
             return feats["match"]
-        lo, hi = store.sentence_rows(j)
-        cos = np.asarray(store.sentence_vectors[lo:hi], dtype=np.float32) @ q.vec
-        return unit_match(searcher.params, searcher.evidence(q, j, cos))
+        return unit_match(searcher.params, searcher.evidence(q, j, cos, vectors))
 
     return sentence_table(searcher, q, i, match_of)
 
