@@ -90,6 +90,11 @@ def question_type(question: str) -> str | None:
         return "number"
     if re.search(r"\b(who|whom|whose)\b", q):
         return "name"
+    # "What is it called?", "What is its name?", "What is the title of…": a name is asked for.
+    if re.search(r"\b(?:what|which)\s+(?:is|was|are|were|will\s+be)\s+(?:[\w'’-]+\s+){0,3}"
+                 r"(?:called|named)\b|\bwhat\s+(?:is|was|are|were)\s+(?:its|their|his|her|"
+                 r"the)\s+(?:\w+\s+)?(?:name|names|title|nickname)\b", q):
+        return "name"
     if re.search(rf"\bwhere\b|\b(?:which|what)\s+(?:\w+\s+)?(?:{_PLACE_NOUNS})\b", q):
         return "place"
     if re.search(r"\b(?:which|what)\s+(?!is\b|was\b|are\b|were\b|does\b|did\b|do\b|has\b|"

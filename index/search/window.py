@@ -10,7 +10,7 @@ neighbouring paragraphs (REACH) and the article's first paragraphs (LEDE): each 
 the probability that it is the one holding the answer (a conditional logit over the
 candidate sentences of the question: its match to the question, whether it names the kind of
 thing asked for and what the question does not already say, whether it names the article's
-title subject, where it stands), and the window holding the most probability is quoted. Only
+title subject or a name the article keeps repeating, where it stands), and the window holding the most probability is quoted. Only
 for questions that ask for a kind of thing (lexical.question_type); the others keep the quote
 of quotes.quote_span.
 
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 
 import numpy as np
 
@@ -38,32 +39,57 @@ _KINDS = ("when", "number", "name", "place", "entity")
 _NAMED = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w'’-]+")
 _FIGURE = re.compile(r"\d[\d,.]*")
 _WORD = re.compile(r"[\w'’-]+")
+_FIRST = re.compile(r"\W*([A-Z][\w'’-]+)")
+_LOWER = re.compile(r"(?<![\w'’-])[a-z][\w'’-]*")
+_QUOTED = re.compile(r"[“\"]([^”\"]{2,80})[”\"]")
 
 FEATURES = ("cos", "terms", "pairs", "match_gap", "best", "after", "before", "far", "leans",
             "named_new", "figure_new", "type", *(f"type_{k}" for k in _KINDS), "lede",
             "title_new", "title_named", "article_first", "position", "restates",
-            *(f"lede_{k}" for k in _KINDS))
-# Fitted by benchmarks/fit_quote_window.py on news dev (--l2 0.003; cross-validated 0.723-0.727).
+            *(f"lede_{k}" for k in _KINDS), "salient", "quoted_new")
+# Fitted by benchmarks/fit_quote_window.py on news dev (--l2 0.003; cross-validated 0.727-0.743,
+# in-sample 0.753). "salient": how often the article names the sentence's new names (news
+# names its subject again and again); "quoted_new": a quoted phrase the question lacks.
 FITTED = {
-    "cos": 0.880, "terms": 0.089, "pairs": 0.288, "match_gap": 1.427, "best": -0.048,
-    "after": -0.145, "before": 0.193, "far": -0.544, "leans": -0.776, "named_new": 0.732,
-    "figure_new": 0.483, "type": 1.313, "type_when": 0.174, "type_number": 0.983,
-    "type_name": 0.013, "type_place": -0.165, "type_entity": 0.308,
-    "lede": 0.117, "title_new": 1.061, "title_named": 0.544, "article_first": 0.725,
-    "position": 0.321, "restates": -0.022, "lede_when": -0.230, "lede_number": -0.546,
-    "lede_name": 0.623, "lede_place": 0.620, "lede_entity": 0.279}
+    "cos": 0.825, "terms": 0.373, "pairs": 0.227, "match_gap": 1.528, "best": -0.086,
+    "after": -0.129, "before": 0.214, "far": -0.466, "leans": -0.724, "named_new": 0.341,
+    "figure_new": 0.472, "type": 1.137, "type_when": 0.038, "type_number": 0.815,
+    "type_name": 0.028, "type_place": -0.087, "type_entity": 0.344, "lede": 0.266,
+    "title_new": 1.201, "title_named": 0.286, "article_first": 0.619, "position": 0.149,
+    "restates": -0.145, "lede_when": -0.213, "lede_number": -0.612, "lede_name": 0.303,
+    "lede_place": 0.519, "lede_entity": 0.144, "salient": 0.794, "quoted_new": 0.589}
 WEIGHTS = np.array([FITTED[name] for name in FEATURES])
 
 
-def _new_names(text: str, asked: set[str]) -> set[str]:
+def _new_names(text: str, asked: set[str], plain: set[str]) -> set[str]:
     """The capitalised words of a sentence the question does not have (days and months are
-    no names), lower-cased."""
-    return {w for w in (m.group(0).lower().strip(".,") for m in _NAMED.finditer(text))
-            if w not in asked and w not in CALENDAR}
+    no names), lower-cased, possessives dropped. The sentence's first word is a name when the
+    article never writes it in lower case (``plain``): "Antarctica's glacier…"."""
+    found = [m.group(0) for m in _NAMED.finditer(text)]
+    first = _FIRST.match(text)
+    if first and _bare(first.group(1)) not in plain:
+        found.append(first.group(1))
+    return {w for w in map(_bare, found) if w not in asked and w not in CALENDAR}
+
+
+def _bare(word: str) -> str:
+    w = word.lower().strip(".,")
+    return w[:-2] if w.endswith(("'s", "’s")) else w
 
 
 def _new_figures(text: str, asked: set[str]) -> int:
     return sum(1 for m in _FIGURE.finditer(text) if m.group(0).strip(".,") not in asked)
+
+
+@lru_cache(maxsize=256)
+def _article_words(body: str) -> tuple[dict[str, int], frozenset[str]]:
+    """How often the article names each capitalised word, and the words it writes in lower
+    case (both lower-cased, possessives dropped); cached: a bot asks about the same articles."""
+    counts: dict[str, int] = {}
+    for m in _NAMED.finditer(body):
+        w = _bare(m.group(0))
+        counts[w] = counts.get(w, 0) + 1
+    return counts, frozenset(map(_bare, _LOWER.findall(body)))
 
 
 def sentence_table(searcher, q: Query, i: int, match_of) -> tuple[list, np.ndarray]:
@@ -89,6 +115,7 @@ def sentence_table(searcher, q: Query, i: int, match_of) -> tuple[list, np.ndarr
     title_new = title - set(q.weights) - {t for t in title if t in q.asked}
     title_words = {w.lower() for w in _WORD.findall(article.title or "")}
     first_row = int(store.sentence_offsets[rows.start])
+    mentions, plain = _article_words(article.body)
     sents, feats = [], []
     for j in chosen:
         s = analysed[j]
@@ -99,7 +126,9 @@ def sentence_table(searcher, q: Query, i: int, match_of) -> tuple[list, np.ndarr
             d = len(sents) - best_pos
             text = s.texts[k]
             t = type_match(q.kind, text, q.asked) if q.kind else 0.0
-            names = _new_names(text, q.asked)
+            names = _new_names(text, q.asked, plain)
+            if not t and q.kind in ("name", "place", "entity") and names:
+                t = 1.0  # a name the article never writes in lower case, first in its sentence
             sents.append((a, b, j, k))
             feats.append([
                 float(cos[k]), coverage(q, s.content[k]),
@@ -110,13 +139,20 @@ def sentence_table(searcher, q: Query, i: int, match_of) -> tuple[list, np.ndarr
                 # The kind asked for, shared by all kinds and per kind (few "who" questions:
                 # the penalty on weights draws theirs to the shared one).
                 t, *(t * (q.kind == kind) for kind in _KINDS),
-                float(lede), float(bool(title_new & s.content[k])),
+                # The title's subject and the article's first sentence hint at the answer
+                # only where the sentence names the kind of thing asked for: a lede that
+                # restates the question and names nothing new is context.
+                float(lede), float(bool(title_new & s.content[k])) * t,
                 float(bool(names & title_words)),
-                float(j == rows.start and k == 0),
+                float(j == rows.start and k == 0) * t,
                 math.log1p(lo - first_row + k) / math.log(30),
                 # Repeats the question without the kind of thing it asks for: context at best.
                 coverage(q, s.content[k]) * (q.kind is not None and not t),
-                *(float(lede and q.kind == kind) for kind in _KINDS)])
+                *(float(lede and q.kind == kind) for kind in _KINDS),
+                min(1.0, math.log1p(max((mentions.get(w, 0) for w in names), default=0))
+                    / math.log(20)),
+                float(any(set(w.lower() for w in _WORD.findall(m.group(1))) - q.asked
+                          for m in _QUOTED.finditer(text)))])
     return sents, np.asarray(feats, dtype=np.float64).reshape(len(sents), len(FEATURES))
 
 

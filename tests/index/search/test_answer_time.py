@@ -40,6 +40,18 @@ DATED = {
         "statement read out on the quay on Thursday evening.\n\n"
         "The talks will be led by Orla Penhale, a retired judge from Marrowby.\n\n"
         "Repairs to the breakwater are expected to cost more than the harbour earns in a year."),
+    # The name asked for starts its sentence (no capital to tell it from any first word) in
+    # the paragraph after the lede; both together are over 300 characters. (A question that
+    # restates nearly all of the lede still gets the lede: docs/benchmarks.md, known limit.)
+    "castlemoor-tram": (
+        "Castlemoor's first tram in decades to open in April", "2024-03-10",
+        "Castlemoor's first tram line in more than sixty years, a three-kilometre route linking "
+        "the railway station with the new hospital on the northern hill, will open to "
+        "passengers in April after two years of building work and a long dispute over the "
+        "cost of the depot, the city's transport office said on Friday.\n\n"
+        "Brightwing, as the tram was named after a vote by local schoolchildren, will run "
+        "every ten minutes from six in the morning.\n\n"
+        "Tickets will cost the same as a bus fare."),
     "undated-festival": (
         "A history of lantern festivals", None,
         "Lantern festivals in harbour towns go back centuries. The Lakeview Lantern Festival "
@@ -132,6 +144,18 @@ def test_answer_in_the_next_paragraph_is_quoted(dated, question):
     first = answer.citations[0]
     assert "Orla Penhale" in first.quote and len(first.quote) <= 300, first.quote
     assert_exact_quotes(answer.citations + answer.more, corpus)
+
+
+def test_a_name_that_starts_its_sentence_is_quoted(dated):
+    bot, corpus = dated
+    for question in ("What is the name of Castlemoor's new tram?",
+                     "What is Castlemoor's new tram called?",
+                     "The new tram in Castlemoor opens in April. What is it called?"):
+        answer = bot.ask(question)
+        assert answer.answered and answer.citations[0].article.id == "castlemoor-tram"
+        first = answer.citations[0]
+        assert "Brightwing" in first.quote and len(first.quote) <= 300, (question, first.quote)
+        assert_exact_quotes(answer.citations + answer.more, corpus)
 
 
 # -- keywords and pasted markup, on the seed corpus --------------------------------------------

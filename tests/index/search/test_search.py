@@ -87,6 +87,12 @@ def test_question_types():
     assert question_type("How many officers?") == "number"
     assert question_type("Who leads it?") == "name"
     assert question_type("Why?") is None
+    # Asking for a name without "who": what something is called
+    for q in ("The town has a new ferry. What is it called?", "What is the tram called?",
+              "What is the name of the new ferry?", "What is the title of her book?",
+              "What is its name?"):
+        assert question_type(q) == "name", q
+    assert question_type("What is the biggest threat?") is None
 
 
 # Two articles that carry the same sentence (wire copy), in different paragraphs and company.
