@@ -10,9 +10,10 @@ neighbouring paragraphs (REACH) and the article's first paragraphs (LEDE): each 
 the probability that it is the one holding the answer (a conditional logit over the
 candidate sentences of the question: its match to the question, whether it names the kind of
 thing asked for and what the question does not already say, whether it names the article's
-title subject or a name the article keeps repeating, where it stands), and the window holding the most probability is quoted. Only
-for questions that ask for a kind of thing (lexical.question_type); the others keep the quote
-of quotes.quote_span.
+title subject or a name the article keeps repeating, whether it is the page's promotion of a
+newsletter or podcast, where it stands), and the window holding the most probability is
+quoted (never opening or closing on a promotion). Only for questions that ask for a kind of
+thing (lexical.question_type); the others keep the quote of quotes.quote_span.
 
 The weights are fitted by benchmarks/fit_quote_window.py on the news dev set (cross-validated
 there; docs/benchmarks.md, "Answer quality"). Undated articles (reference text such as the
@@ -41,23 +42,27 @@ _FIGURE = re.compile(r"\d[\d,.]*")
 _WORD = re.compile(r"[\w'’-]+")
 _FIRST = re.compile(r"\W*([A-Z][\w'’-]+)")
 _LOWER = re.compile(r"(?<![\w'’-])[a-z][\w'’-]*")
+_PROMO = re.compile(r"\b(?:newsletters?|sign up|subscribe|podcast|episode|inbox)\b", re.I)
 _QUOTED = re.compile(r"[“\"]([^”\"]{2,80})[”\"]")
 
 FEATURES = ("cos", "terms", "pairs", "match_gap", "best", "after", "before", "far", "leans",
             "named_new", "figure_new", "type", *(f"type_{k}" for k in _KINDS), "lede",
             "title_new", "title_named", "article_first", "position", "restates",
-            *(f"lede_{k}" for k in _KINDS), "salient", "quoted_new")
-# Fitted by benchmarks/fit_quote_window.py on news dev (--l2 0.003; cross-validated 0.727-0.743,
-# in-sample 0.753). "salient": how often the article names the sentence's new names (news
-# names its subject again and again); "quoted_new": a quoted phrase the question lacks.
+            *(f"lede_{k}" for k in _KINDS), "salient", "quoted_new", "promo")
+# Fitted by benchmarks/fit_quote_window.py on news dev (--l2 0.003; cross-validated 0.740-0.753,
+# in-sample 0.760). "salient": how often the article names the sentence's new names (news
+# names its subject again and again); "quoted_new": a quoted phrase the question lacks;
+# "promo": a web page's "sign up for our newsletter / listen to the podcast" line, which
+# scraped articles open with and which carries the article-first and lede priors otherwise.
 FITTED = {
-    "cos": 0.825, "terms": 0.373, "pairs": 0.227, "match_gap": 1.528, "best": -0.086,
-    "after": -0.129, "before": 0.214, "far": -0.466, "leans": -0.724, "named_new": 0.341,
-    "figure_new": 0.472, "type": 1.137, "type_when": 0.038, "type_number": 0.815,
-    "type_name": 0.028, "type_place": -0.087, "type_entity": 0.344, "lede": 0.266,
-    "title_new": 1.201, "title_named": 0.286, "article_first": 0.619, "position": 0.149,
-    "restates": -0.145, "lede_when": -0.213, "lede_number": -0.612, "lede_name": 0.303,
-    "lede_place": 0.519, "lede_entity": 0.144, "salient": 0.794, "quoted_new": 0.589}
+    "cos": 0.804, "terms": 0.367, "pairs": 0.243, "match_gap": 1.533, "best": -0.084,
+    "after": -0.136, "before": 0.221, "far": -0.466, "leans": -0.718, "named_new": 0.357,
+    "figure_new": 0.475, "type": 1.135, "type_when": 0.037, "type_number": 0.812,
+    "type_name": 0.027, "type_place": -0.089, "type_entity": 0.349, "lede": 0.259,
+    "title_new": 1.214, "title_named": 0.309, "article_first": 0.639, "position": 0.104,
+    "restates": -0.162, "lede_when": -0.217, "lede_number": -0.619, "lede_name": 0.347,
+    "lede_place": 0.475, "lede_entity": 0.167, "salient": 0.771, "quoted_new": 0.608,
+    "promo": -0.847}
 WEIGHTS = np.array([FITTED[name] for name in FEATURES])
 
 
@@ -152,7 +157,8 @@ def sentence_table(searcher, q: Query, i: int, match_of) -> tuple[list, np.ndarr
                 min(1.0, math.log1p(max((mentions.get(w, 0) for w in names), default=0))
                     / math.log(20)),
                 float(any(set(w.lower() for w in _WORD.findall(m.group(1))) - q.asked
-                          for m in _QUOTED.finditer(text)))])
+                          for m in _QUOTED.finditer(text))),
+                float(bool(_PROMO.search(text)))])
     return sents, np.asarray(feats, dtype=np.float64).reshape(len(sents), len(FEATURES))
 
 
@@ -163,10 +169,14 @@ def answer_odds(feats: np.ndarray, weights: np.ndarray = WEIGHTS) -> np.ndarray:
     return e / e.sum() if len(z) else e
 
 
-def best_window(sents: list, prob: np.ndarray, budget: int = QUOTE_BUDGET) -> tuple[int, int]:
+def best_window(sents: list, prob: np.ndarray, budget: int = QUOTE_BUDGET,
+                keep: np.ndarray | None = None) -> tuple[int, int]:
     """(first, last) sentence of the window within ``budget`` characters that holds the most
     answer probability. A window never skips a paragraph; a lone sentence over the budget is
-    a window of its own. Ties go to the earlier, shorter window."""
+    a window of its own. Ties go to the earlier, shorter window. Sentences not in ``keep``
+    (a page's promotions) and sentences of next to no probability never start or end one."""
+    if keep is not None:
+        prob = np.where(keep, prob, 0.0)
     best, choice = -1.0, (0, 0)
     for a in range(len(sents)):
         total = 0.0
@@ -177,7 +187,13 @@ def best_window(sents: list, prob: np.ndarray, budget: int = QUOTE_BUDGET) -> tu
             total += float(prob[b])
             if total > best + 1e-12:
                 best, choice = total, (a, b)
-    return choice
+    a, b = choice
+    if keep is not None:  # a promotion beside the answer adds nothing: not quoted
+        while a < b and not keep[a]:
+            a += 1
+        while b > a and not keep[b]:
+            b -= 1
+    return a, b
 
 
 def window_table(searcher, q: Query, i: int, feats: dict) -> tuple[list, np.ndarray]:
@@ -203,6 +219,6 @@ def answer_window(searcher, q: Query, i: int, feats: dict) -> tuple[int, int, in
         passage = searcher.store.passages[i]
         return i, passage.start, passage.end, passage.start, passage.end
     prob = answer_odds(table)
-    a, b = best_window(sents, prob)
+    a, b = best_window(sents, prob, keep=table[:, FEATURES.index("promo")] == 0)
     top = a + int(np.argmax(prob[a:b + 1]))
     return sents[top][2], sents[a][0], sents[b][1], sents[top][0], sents[top][1]

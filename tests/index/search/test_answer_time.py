@@ -52,6 +52,15 @@ DATED = {
         "Brightwing, as the tram was named after a vote by local schoolchildren, will run "
         "every ten minutes from six in the morning.\n\n"
         "Tickets will cost the same as a bus fare."),
+    # A web page's newsletter promotion opens the article, short enough to fit one quote
+    # with the answer.
+    "rowing-captain": (
+        "Rowing club names its captain", "2024-04-02",
+        "Sign up for Harbour Weekly, our free newsletter, in your inbox every Friday.\n\n"
+        "The Lakeview Rowing Club has chosen Marta Quill, a boatbuilder who coached its junior "
+        "crews, as its new captain, the club said on Monday.\n\n"
+        "Quill takes over from a captain who served for six seasons. The club's boathouse on "
+        "the north quay will be rebuilt next winter with money from the council."),
     "undated-festival": (
         "A history of lantern festivals", None,
         "Lantern festivals in harbour towns go back centuries. The Lakeview Lantern Festival "
@@ -156,6 +165,17 @@ def test_a_name_that_starts_its_sentence_is_quoted(dated):
         first = answer.citations[0]
         assert "Brightwing" in first.quote and len(first.quote) <= 300, (question, first.quote)
         assert_exact_quotes(answer.citations + answer.more, corpus)
+
+
+@pytest.mark.parametrize("question", ["Who is the new captain of the Lakeview rowing club?",
+                                      "Who did the rowing club choose as captain?"])
+def test_a_newsletter_promotion_is_not_quoted_with_the_answer(dated, question):
+    bot, corpus = dated
+    answer = bot.ask(question)
+    first = answer.citations[0]
+    assert first.article.id == "rowing-captain" and "Marta Quill" in first.quote
+    assert "newsletter" not in first.quote, first.quote
+    assert_exact_quotes(answer.citations + answer.more, corpus)
 
 
 # -- keywords and pasted markup, on the seed corpus --------------------------------------------
