@@ -30,16 +30,26 @@ def test_index_type_by_size():
     assert choose_index_type(ARCHIVE_ABOVE + 1) == "archive"
 
 
-def test_reranked_search_finds_the_exact_neighbours():
-    """Recall@10 against brute force, with the parameters a build would choose."""
-    import faiss
-
+@pytest.fixture(scope="module")
+def ivf20k():
+    """20,000 clustered vectors and the archive index a build would make of them (trained
+    once for the tests below: neither changes it)."""
     from index.store import archive
 
     x = _clustered(20_000)
     info = archive.params_for(len(x), x.shape[1])
     index = archive.build(x, info)
     archive.configure(index, info)
+    return x, info, index
+
+
+def test_reranked_search_finds_the_exact_neighbours(ivf20k):
+    """Recall@10 against brute force, with the parameters a build would choose."""
+    import faiss
+
+    from index.store import archive
+
+    x, info, index = ivf20k
     assert faiss.extract_index_ivf(index).nprobe == info["nprobe"]
     exact = x.astype(np.float16)
     queries = _clustered(50, seed=1)
@@ -52,15 +62,12 @@ def test_reranked_search_finds_the_exact_neighbours():
     assert np.array_equal(idx[:10], truth[0]) and np.all(np.diff(sc) <= 1e-6)
 
 
-def test_filtered_search_stays_among_the_rows(monkeypatch):
+def test_filtered_search_stays_among_the_rows(ivf20k, monkeypatch):
     """--since/--source: only the allowed rows, found by the IVF lists with a selector (or
     exactly when few), still re-ranked by the exact vectors."""
     from index.store import archive
 
-    x = _clustered(20_000)
-    info = archive.params_for(len(x), x.shape[1])
-    index = archive.build(x, info)
-    archive.configure(index, info)
+    x, info, index = ivf20k
     exact = x.astype(np.float16)
     rows = np.sort(np.random.default_rng(3).choice(len(x), 6000, replace=False))
     queries = _clustered(30, seed=2)
