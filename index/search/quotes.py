@@ -15,10 +15,12 @@ import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import compress
 
 import numpy as np
 
-from .lexical import analyze, bigrams, type_match
+from ..text import stopwords, words
+from .lexical import analyze, bigrams, content_stems, stem_words, type_match
 
 QUOTE_BUDGET = 300
 # A sentence that opens with one of these (within its first words) leans on the one before.
@@ -50,26 +52,151 @@ def coverage(q: Query, terms, skip: frozenset[str] = frozenset()) -> float:
         if total else 0.0
 
 
-@dataclass
 class Sentences:
-    """A passage's sentences, tokenized (the Searcher caches them between questions)."""
+    """A passage's sentences (the Searcher caches them between questions).
 
-    spans: list[tuple[int, int]]
-    texts: list[str]
-    content: list[frozenset[str]]
-    pairs: list[set[tuple[str, str]]]
-    # A leaning sentence without its reference ("Both countries", "This hypothesis"): what it
-    # adds to its antecedent. The reference names the antecedent's subject again; it is no
-    # evidence of its own.
-    lean_content: list[frozenset[str]]
-    lean_pairs: list[set[tuple[str, str]]]
-    # For a leaning sentence k: where its quote starts in the sentence before (the start of
-    # that sentence, or a clause start when the two pass the budget; None: no pair fits), and
-    # the stems of the antecedent's quoted part.
-    pair_start: list[int | None]
-    ante_content: list[frozenset[str]]
-    ante_pairs: list[set[tuple[str, str]]]
-    context_terms: frozenset[str] = frozenset()  # content stems of its title and heading
+    What the sentences hold is worked out when first asked for, and in two ways. Ranking
+    (``evidence``) only asks whether a sentence holds the question's few terms and word pairs:
+    that is read off each sentence's stems joined into one string, without the sets of stems
+    and word pairs below (building those for every reranked passage was a third of a
+    question's time at 1M passages, docs/benchmarks.md); a neighbouring paragraph that widens a
+    quote needs only its spans. The sets (``content``, ``pairs``, …) are made on first use.
+    """
+
+    def __init__(self, spans: list[tuple[int, int]], texts: list[str], context: str = ""):
+        self.spans = spans
+        self.texts = texts
+        self._context = context  # its article's title and heading
+        self._pair_start: list[int | None] | None = None
+        self._leans: list | None = None
+        self._pieces: dict = {}  # ("own" | "rest" | "ante", k) -> _Piece
+        self._sets: dict[str, list] | None = None
+        self._context_terms: frozenset[str] | None = None
+
+    @property
+    def leans(self) -> list:
+        """Per sentence: the match of the words by which it leans on the one before, or None."""
+        if self._leans is None:
+            self._leans = [_LEANS_BACK.match(t) for t in self.texts]
+        return self._leans
+
+    @property
+    def pair_start(self) -> list[int | None]:
+        """For a leaning sentence k: where its quote starts in the sentence before (the start of
+        that sentence, or a clause start when the two pass the budget; None: no pair fits)."""
+        if self._pair_start is None:
+            spans, texts, out = self.spans, self.texts, []
+            for k, m in enumerate(self.leans):
+                start = None
+                if m and k > 0:
+                    start = spans[k - 1][0] if spans[k][1] - spans[k - 1][0] <= QUOTE_BUDGET \
+                        else _clause_start(texts[k - 1], spans[k - 1][0], spans[k][1])
+                out.append(start)
+            self._pair_start = out
+        return self._pair_start
+
+    @property
+    def context_terms(self) -> frozenset[str]:
+        """Content stems of its title and heading."""
+        if self._context_terms is None:
+            self._context_terms = _context_terms(self._context) if self._context else frozenset()
+        return self._context_terms
+
+    def piece(self, part: str, k: int) -> _Piece:
+        """The words of sentence k ("own"); of a leaning sentence without its reference
+        ("rest": what it adds to its antecedent; the reference names the antecedent's subject
+        again and is no evidence of its own); of the quoted part of its antecedent ("ante")."""
+        got = self._pieces.get((part, k))
+        if got is None:
+            if part == "own" or (part == "rest" and not self.leans[k]):
+                got = _Piece(self.texts[k]) if part == "own" else self.piece("own", k)
+            elif part == "rest":
+                t, m = self.texts[k], self.leans[k]
+                got = _Piece(_AFTER_WORD.sub("", t[m.end():], count=1))
+            else:
+                start, (a, _b) = self.pair_start[k], self.spans[k - 1]
+                got = self.piece("own", k - 1) if start == a else \
+                    _Piece(self.texts[k - 1][start - a:])
+            self._pieces[(part, k)] = got
+        return got
+
+    def _set(self, name: str) -> list:
+        if self._sets is None:
+            m = range(len(self.texts))
+            own = [self.piece("own", k) for k in m]
+            rest = [self.piece("rest", k) for k in m]
+            ante = [self.piece("ante", k) if self.pair_start[k] is not None else None
+                    for k in m]
+            self._sets = {
+                "content": [p.content for p in own], "pairs": [p.pairs for p in own],
+                "lean_content": [p.content for p in rest], "lean_pairs": [p.pairs for p in rest],
+                "ante_content": [p.content if p else frozenset() for p in ante],
+                "ante_pairs": [p.pairs if p else set() for p in ante]}
+        return self._sets[name]
+
+    @property
+    def content(self) -> list[frozenset[str]]:
+        """Each sentence's content stems."""
+        return self._set("content")
+
+    @property
+    def pairs(self) -> list[set[tuple[str, str]]]:
+        """Each sentence's adjacent stem pairs, stop words included."""
+        return self._set("pairs")
+
+    @property
+    def lean_content(self) -> list[frozenset[str]]:
+        """Content stems of each sentence's "rest" piece (its own when it leans on none)."""
+        return self._set("lean_content")
+
+    @property
+    def lean_pairs(self) -> list[set[tuple[str, str]]]:
+        return self._set("lean_pairs")
+
+    @property
+    def ante_content(self) -> list[frozenset[str]]:
+        """Content stems of the quoted part of each leaning sentence's antecedent."""
+        return self._set("ante_content")
+
+    @property
+    def ante_pairs(self) -> list[set[tuple[str, str]]]:
+        return self._set("ante_pairs")
+
+
+class _Piece:
+    """The words of a sentence or part of one: stems, and the stems joined with spaces (all of
+    them, and those of the words that are no stop words) so that whether it holds a stem or an
+    adjacent pair is one substring search. Exact: no stem holds a space (words are ``\\w+``)."""
+
+    __slots__ = ("stems", "words", "_all", "_content")
+
+    def __init__(self, text: str):
+        self.words = words(text)
+        self.stems = stem_words(self.words)
+        self._all = self._content = None
+
+    @property
+    def content(self) -> frozenset[str]:
+        return content_stems(self.stems, self.words)
+
+    @property
+    def pairs(self) -> set[tuple[str, str]]:
+        return bigrams(self.stems)
+
+    def held_terms(self, terms) -> set[str]:
+        """Those of ``terms`` that are stems of its words other than stop words."""
+        if self._content is None:
+            stop = stopwords()
+            self._content = f" {' '.join(compress(self.stems, [w not in stop for w in self.words]))} "
+        text = self._content
+        return {t for t in terms if f" {t} " in text}
+
+    def held_pairs(self, pairs) -> set[tuple[str, str]]:
+        """Those of ``pairs`` (of stems) that are adjacent in it."""
+        if self._all is None:
+            self._all = f" {' '.join(self.stems)} "
+        text = self._all
+        return {p for p in pairs if f" {p[0]} {p[1]} " in text}
 
 
 def _clause_start(text: str, start: int, end: int) -> int | None:
@@ -91,35 +218,10 @@ def _context_terms(context: str) -> frozenset[str]:
 
 
 def analyse_passage(body: str, spans: list[tuple[int, int]], context: str = "") -> Sentences:
-    """Tokenize a passage's sentences; ``context``: its article's title and its heading, whose
-    terms count for its sentences at m_context (news names its subject in the title)."""
-    texts = [body[s:e] for s, e in spans]
-    analysed = [analyze(t) for t in texts]
-    leans = [_LEANS_BACK.match(t) for t in texts]
-    # The rest of a leaning sentence after its reference word and the word that follows.
-    rest = [analyze(_AFTER_WORD.sub("", t[m.end():], count=1)) if m else a
-            for t, m, a in zip(texts, leans, analysed)]
-    pair_start, ante = [], []
-    for k, m in enumerate(leans):
-        start = None
-        if m and k > 0:
-            start = spans[k - 1][0] if spans[k][1] - spans[k - 1][0] <= QUOTE_BUDGET else \
-                _clause_start(texts[k - 1], spans[k - 1][0], spans[k][1])
-        pair_start.append(start)
-        if start is None:
-            ante.append(([], frozenset()))
-        else:
-            ante.append(analysed[k - 1] if start == spans[k - 1][0]
-                        else analyze(body[start:spans[k - 1][1]]))
-    context_terms = _context_terms(context) if context else frozenset()
-    pairs = [bigrams(s) for s, _ in analysed]
-    # A sentence that leans on none is its own rest (the same pairs, not made again).
-    return Sentences(spans=list(spans), texts=texts, content=[c for _, c in analysed],
-                     pairs=pairs, lean_content=[c for _, c in rest],
-                     lean_pairs=[bigrams(r[0]) if m else p for r, m, p in zip(rest, leans, pairs)],
-                     pair_start=pair_start, ante_content=[c for _, c in ante],
-                     ante_pairs=[bigrams(a[0]) if a[0] else set() for a in ante],
-                     context_terms=context_terms)
+    """A passage's sentences, to be tokenized as needed; ``context``: its article's title and
+    its heading, whose terms count for its sentences at m_context (news names its subject in
+    the title)."""
+    return Sentences(list(spans), [body[s:e] for s, e in spans], context)
 
 
 def evidence(q: Query, s: Sentences, cos: np.ndarray, vectors: np.ndarray) -> dict:
@@ -130,23 +232,33 @@ def evidence(q: Query, s: Sentences, cos: np.ndarray, vectors: np.ndarray) -> di
     m = len(s.texts)
     ev = {"units": [], "cos": np.zeros(m), "terms": np.zeros(m), "pairs": np.zeros(m),
           "context": np.zeros(m)}
+    # Only the question's terms and pairs are looked for (Sentences.piece): a unit's share of
+    # them is the same as from its whole sets of stems and pairs.
+    terms, pairs = list(q.weights), q.pairs
+    in_context = {t for t in terms if t in s.context_terms}
+    pair_start = s.pair_start
     for k in range(m):
-        first = k - 1 if s.pair_start[k] is not None else k
+        first = k - 1 if pair_start[k] is not None else k
         c = float(cos[k])
-        if first < k and s.pair_start[k] == s.spans[first][0]:
-            # The cosine of the two whole sentences together, from their vectors.
-            dot = float(np.dot(vectors[first], vectors[k]))
-            c = max(c, float(cos[first] + cos[k]) / math.sqrt(max(1e-6, 2 + 2 * dot)))
-        terms = s.lean_content[k] | s.ante_content[k] if first < k else s.content[k]
-        pairs = s.lean_pairs[k] | s.ante_pairs[k] if first < k else s.pairs[k]
+        if first < k:
+            if pair_start[k] == s.spans[first][0]:
+                # The cosine of the two whole sentences together, from their vectors.
+                dot = float(np.dot(vectors[first], vectors[k]))
+                c = max(c, float(cos[first] + cos[k]) / math.sqrt(max(1e-6, 2 + 2 * dot)))
+            rest, ante = s.piece("rest", k), s.piece("ante", k)
+            held = rest.held_terms(terms) | ante.held_terms(terms)
+            held_pairs = rest.held_pairs(pairs) | ante.held_pairs(pairs)
+        else:
+            own = s.piece("own", k)
+            held, held_pairs = own.held_terms(terms), own.held_pairs(pairs)
         ev["units"].append((first, k))
         ev["cos"][k] = c
-        ev["terms"][k] = coverage(q, terms)
+        ev["terms"][k] = coverage(q, held)
         if q.kind_nouns:  # for "not found": the answer names the city, not "city"
-            ev.setdefault("terms_named", np.zeros(m))[k] = coverage(q, terms, q.kind_nouns)
+            ev.setdefault("terms_named", np.zeros(m))[k] = coverage(q, held, q.kind_nouns)
         # News prose names its subject in the title and says "the festival" after that.
-        ev["context"][k] = coverage(q, s.context_terms - terms)
-        ev["pairs"][k] = len(q.pairs & pairs) / n_pairs
+        ev["context"][k] = coverage(q, in_context - held)
+        ev["pairs"][k] = len(held_pairs) / n_pairs
     return ev
 
 
