@@ -140,5 +140,10 @@ def near_duplicate(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
         return False
     if a == b:
         return True
+    # The length test first (no sets), and the union's size from the intersection's: every
+    # quote shown is compared with every other candidate quote of a question.
+    if min(len(a), len(b)) / max(len(a), len(b)) < 0.8:
+        return False
     sa, sb = set(a), set(b)
-    return len(sa & sb) / len(sa | sb) >= 0.85 and min(len(a), len(b)) / max(len(a), len(b)) >= 0.8
+    both = len(sa & sb)
+    return both / (len(sa) + len(sb) - both) >= 0.85

@@ -230,18 +230,19 @@ def evidence(q: Query, s: Sentences, cos: np.ndarray, vectors: np.ndarray) -> di
     question's word pairs. ``cos``: the sentences' cosines; ``vectors``: their vectors."""
     n_pairs = max(1, len(q.pairs))
     m = len(s.texts)
-    ev = {"units": [], "cos": np.zeros(m), "terms": np.zeros(m), "pairs": np.zeros(m),
-          "context": np.zeros(m)}
     # Only the question's terms and pairs are looked for (Sentences.piece): a unit's share of
-    # them is the same as from its whole sets of stems and pairs.
+    # them is the same as from its whole sets of stems and pairs. Most units hold none of
+    # them: their shares are 0 without summing the weights.
     terms, pairs = list(q.weights), q.pairs
-    in_context = {t for t in terms if t in s.context_terms}
-    pair_start = s.pair_start
+    context_terms = s.context_terms
+    in_context = {t for t in terms if t in context_terms}
+    pair_start, spans = s.pair_start, s.spans
+    units, cos_u, term_u, named_u, context_u, pairs_u = [], [], [], [], [], []
     for k in range(m):
         first = k - 1 if pair_start[k] is not None else k
         c = float(cos[k])
         if first < k:
-            if pair_start[k] == s.spans[first][0]:
+            if pair_start[k] == spans[first][0]:
                 # The cosine of the two whole sentences together, from their vectors.
                 dot = float(np.dot(vectors[first], vectors[k]))
                 c = max(c, float(cos[first] + cos[k]) / math.sqrt(max(1e-6, 2 + 2 * dot)))
@@ -251,14 +252,21 @@ def evidence(q: Query, s: Sentences, cos: np.ndarray, vectors: np.ndarray) -> di
         else:
             own = s.piece("own", k)
             held, held_pairs = own.held_terms(terms), own.held_pairs(pairs)
-        ev["units"].append((first, k))
-        ev["cos"][k] = c
-        ev["terms"][k] = coverage(q, held)
-        if q.kind_nouns:  # for "not found": the answer names the city, not "city"
-            ev.setdefault("terms_named", np.zeros(m))[k] = coverage(q, held, q.kind_nouns)
+        units.append((first, k))
+        cos_u.append(c)
+        term_u.append(coverage(q, held) if held else 0.0)
+        # For "not found": the answer names the city, not "city".
+        named_u.append(coverage(q, held, q.kind_nouns) if held else 0.0)
         # News prose names its subject in the title and says "the festival" after that.
-        ev["context"][k] = coverage(q, in_context - held)
-        ev["pairs"][k] = len(held_pairs) / n_pairs
+        context = in_context - held
+        context_u.append(coverage(q, context) if context else 0.0)
+        pairs_u.append(len(held_pairs) / n_pairs)
+    ev = {"units": units, "cos": np.array(cos_u, dtype=np.float64),
+          "terms": np.array(term_u, dtype=np.float64),
+          "pairs": np.array(pairs_u, dtype=np.float64),
+          "context": np.array(context_u, dtype=np.float64)}
+    if q.kind_nouns and m:
+        ev["terms_named"] = np.array(named_u, dtype=np.float64)
     return ev
 
 
