@@ -69,7 +69,8 @@ class Sentences:
         self._context = context  # its article's title and heading
         self._pair_start: list[int | None] | None = None
         self._leans: list | None = None
-        self._pieces: dict = {}  # ("own" | "rest" | "ante", k) -> _Piece
+        self._own: list[_Piece] | None = None  # each sentence's words
+        self._pieces: dict = {}  # ("rest" | "ante", k) -> _Piece
         self._sets: dict[str, list] | None = None
         self._context_terms: frozenset[str] | None = None
 
@@ -106,10 +107,14 @@ class Sentences:
         """The words of sentence k ("own"); of a leaning sentence without its reference
         ("rest": what it adds to its antecedent; the reference names the antecedent's subject
         again and is no evidence of its own); of the quoted part of its antecedent ("ante")."""
+        if part == "own":
+            if self._own is None:
+                self._own = _pieces(self.texts)
+            return self._own[k]
         got = self._pieces.get((part, k))
         if got is None:
-            if part == "own" or (part == "rest" and not self.leans[k]):
-                got = _Piece(self.texts[k]) if part == "own" else self.piece("own", k)
+            if part == "rest" and not self.leans[k]:
+                got = self.piece("own", k)
             elif part == "rest":
                 t, m = self.texts[k], self.leans[k]
                 got = _Piece(_AFTER_WORD.sub("", t[m.end():], count=1))
@@ -170,10 +175,12 @@ class _Piece:
 
     __slots__ = ("stems", "words", "_all", "_content")
 
-    def __init__(self, text: str):
-        self.words = words(text)
-        self.stems = stem_words(self.words)
-        self._all = self._content = None
+    def __init__(self, text: str | None, ws: list[str] | None = None,
+                 stems: list[str] | None = None):
+        self.words = words(text) if ws is None else ws
+        self.stems = stem_words(self.words) if stems is None else stems
+        self._all = f" {' '.join(self.stems)} "
+        self._content = None
 
     @property
     def content(self) -> frozenset[str]:
@@ -185,18 +192,42 @@ class _Piece:
 
     def held_terms(self, terms) -> set[str]:
         """Those of ``terms`` that are stems of its words other than stop words."""
+        text = self._all
+        hits = [t for t in terms if f" {t} " in text]
+        if not hits:  # most sentences hold none: no need to know which stems are content
+            return set()
         if self._content is None:
             stop = stopwords()
             self._content = f" {' '.join(compress(self.stems, [w not in stop for w in self.words]))} "
         text = self._content
-        return {t for t in terms if f" {t} " in text}
+        return {t for t in hits if f" {t} " in text}
 
     def held_pairs(self, pairs) -> set[tuple[str, str]]:
         """Those of ``pairs`` (of stems) that are adjacent in it."""
-        if self._all is None:
-            self._all = f" {' '.join(self.stems)} "
         text = self._all
         return {p for p in pairs if f" {p[0]} {p[1]} " in text}
+
+
+_WORD_OR_BREAK = re.compile(r"\w+|\x00")
+
+
+def _pieces(texts: list[str]) -> list[_Piece]:
+    """Each text's _Piece, with one tokenizer and one stemmer call for all of them (the texts
+    joined by NUL, which is no word character: the same words as one call each)."""
+    joined = "\x00".join(texts)
+    if len(texts) < 2 or joined.count("\x00") != len(texts) - 1:  # NUL in a text: one each
+        return [_Piece(t) for t in texts]
+    if joined.isascii():
+        flat = _WORD_OR_BREAK.findall(joined.lower())
+    else:
+        flat = [w.lower() for w in _WORD_OR_BREAK.findall(joined)]
+    stems = stem_words([w for w in flat if w != "\x00"])
+    out, a = [], 0
+    for k in range(len(texts)):
+        b = flat.index("\x00", a) if k < len(texts) - 1 else len(flat)
+        out.append(_Piece(None, flat[a:b], stems[a - k:b - k]))
+        a = b + 1
+    return out
 
 
 def _clause_start(text: str, start: int, end: int) -> int | None:
