@@ -144,6 +144,23 @@ def near_duplicate(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     # quote shown is compared with every other candidate quote of a question.
     if min(len(a), len(b)) / max(len(a), len(b)) < 0.8:
         return False
-    sa, sb = set(a), set(b)
+    sa, sb = _word_set(a), _word_set(b)
     both = len(sa & sb)
     return both / (len(sa) + len(sb) - both) >= 0.85
+
+
+# The word sets of the quotes last compared, by identity: each quote of an answer is compared
+# with every one shown before it, so its set would be made again for each (the tuple is held
+# here, so its id cannot be reused while the entry lives).
+_SETS: dict[int, tuple[tuple[str, ...], frozenset[str]]] = {}
+
+
+def _word_set(ws: tuple[str, ...]) -> frozenset[str]:
+    got = _SETS.get(id(ws))
+    if got is not None and got[0] is ws:
+        return got[1]
+    made = frozenset(ws)
+    if len(_SETS) >= 64:
+        _SETS.clear()
+    _SETS[id(ws)] = (ws, made)
+    return made
