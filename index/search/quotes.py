@@ -19,7 +19,7 @@ from itertools import compress
 
 import numpy as np
 
-from ..text import stopwords, words
+from ..text import ASCII_NON_WORD, stopwords, words
 from .lexical import analyze, bigrams, content_stems, stem_words, type_match
 
 QUOTE_BUDGET = 300
@@ -209,16 +209,18 @@ class _Piece:
 
 
 _WORD_OR_BREAK = re.compile(r"\w+|\x00")
+_ASCII_NON_WORD_BUT_NUL = {k: v for k, v in ASCII_NON_WORD.items() if k != 0}
 
 
 def _pieces(texts: list[str]) -> list[_Piece]:
     """Each text's _Piece, with one tokenizer and one stemmer call for all of them (the texts
-    joined by NUL, which is no word character: the same words as one call each)."""
-    joined = "\x00".join(texts)
+    joined by a NUL between spaces, NUL being no word character: the same words as
+    text.words on each, and a NUL token between texts)."""
+    joined = " \x00 ".join(texts)
     if len(texts) < 2 or joined.count("\x00") != len(texts) - 1:  # NUL in a text: one each
         return [_Piece(t) for t in texts]
     if joined.isascii():
-        flat = _WORD_OR_BREAK.findall(joined.lower())
+        flat = joined.lower().translate(_ASCII_NON_WORD_BUT_NUL).split()
     else:
         flat = [w.lower() for w in _WORD_OR_BREAK.findall(joined)]
     stems = stem_words([w for w in flat if w != "\x00"])

@@ -159,3 +159,20 @@ def test_near_duplicate_is_the_word_set_and_length_rule(a, b):
 @given(st.text(max_size=80) | st.text(alphabet=st.characters(max_codepoint=127), max_size=80))
 def test_words_are_the_lower_cased_word_tokens(text):
     assert words(text) == [w.lower() for w in re.findall(r"\w+", text)]
+
+
+SENTENCE = st.text(alphabet=st.sampled_from(list("ab Zé’—_9.,\x00İ ")), max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(SENTENCE, min_size=1, max_size=4))
+def test_sentences_tokenized_together_as_one_by_one(texts):
+    """A passage's sentences are tokenized and stemmed in one call (joined by NUL): the same
+    stems as each alone, also when a sentence holds a NUL itself."""
+    body, spans = "", []
+    for t in texts:
+        spans.append((len(body), len(body) + len(t)))
+        body += t + " "
+    s = analyse_passage(body, spans)
+    assert s.content == [analyze(t)[1] for t in texts]
+    assert s.pairs == [bigrams(analyze(t)[0]) for t in texts]
