@@ -169,36 +169,41 @@ class Sentences:
 
 
 class _Piece:
-    """The words of a sentence or part of one: stems, and the stems joined with spaces (all of
-    them, and those of the words that are no stop words) so that whether it holds a stem or an
-    adjacent pair is one substring search. Exact: no stem holds a space (words are ``\\w+``)."""
+    """The words of a sentence or part of one, as its stems joined with spaces: all of them,
+    and those of the words that are no stop words. Whether it holds a stem or an adjacent
+    pair is one substring search; exact, as no stem holds a space (words are ``\\w+``) and
+    none is empty. Only the two strings are kept (the Searcher caches thousands of passages:
+    lists of words and stems took four times the memory, and a growing heap costs a page
+    fault per new page)."""
 
-    __slots__ = ("stems", "words", "_all", "_content")
+    __slots__ = ("_all", "_content", "_lists")
 
     def __init__(self, text: str | None, ws: list[str] | None = None,
                  stems: list[str] | None = None):
-        self.words = words(text) if ws is None else ws
-        self.stems = stem_words(self.words) if stems is None else stems
-        self._all = f" {' '.join(self.stems)} "
-        self._content = None
+        ws = words(text) if ws is None else ws
+        stems = stem_words(ws) if stems is None else stems
+        stop = stopwords()
+        self._all = f" {' '.join(stems)} "
+        self._content = f" {' '.join(compress(stems, [w not in stop for w in ws]))} "
+        # An empty stem (none is known) would not come back from the strings: lists kept.
+        self._lists = (stems, ws) if "" in stems else None
 
     @property
     def content(self) -> frozenset[str]:
-        return content_stems(self.stems, self.words)
+        if self._lists is not None:
+            return content_stems(*self._lists)
+        return frozenset(self._content.split())
 
     @property
     def pairs(self) -> set[tuple[str, str]]:
-        return bigrams(self.stems)
+        return bigrams(self._lists[0] if self._lists is not None else self._all.split())
 
     def held_terms(self, terms) -> set[str]:
         """Those of ``terms`` that are stems of its words other than stop words."""
         text = self._all
         hits = [t for t in terms if f" {t} " in text]
-        if not hits:  # most sentences hold none: no need to know which stems are content
+        if not hits:  # most sentences hold none
             return set()
-        if self._content is None:
-            stop = stopwords()
-            self._content = f" {' '.join(compress(self.stems, [w not in stop for w in self.words]))} "
         text = self._content
         return {t for t in hits if f" {t} " in text}
 
