@@ -141,10 +141,11 @@ class Ranker:
         offsets = self.store.sentence_offsets
         lo, hi = offsets[cand], offsets[cand + 1]
         counts = hi - lo
-        rows = np.repeat(lo - np.cumsum(np.r_[0, counts[:-1]]), counts) + np.arange(counts.sum())
+        starts = np.zeros(len(counts), dtype=np.int64)  # where each one's sentences start
+        np.cumsum(counts[:-1], out=starts[1:])
+        rows = np.repeat(lo - starts, counts) + np.arange(counts.sum())
         vecs = np.asarray(self.store.sentence_vectors[rows], dtype=np.float32)
         cos = (vecs @ qvec) if len(rows) else np.zeros(0)
-        starts = np.cumsum(np.r_[0, counts[:-1]])
         best = np.full(len(cand), -1.0)
         has = counts > 0
         if has.any():

@@ -151,7 +151,9 @@ def passage_days(store) -> np.ndarray:
 def recency(days: np.ndarray, as_of: dt.date, tau: float) -> np.ndarray:
     """1 for an article of ``as_of``'s day, fading with age (half at ``tau`` days); undated
     articles count as UNDATED_AGE days old."""
-    age = np.where(days >= 0, as_of.toordinal() - days, UNDATED_AGE).clip(0, None)
+    # np.maximum, not .clip(0, None): the same ages, without clip's look-up of the dtype's
+    # limits (~50 µs, twice a question).
+    age = np.maximum(np.where(days >= 0, as_of.toordinal() - days, UNDATED_AGE), 0)
     return 1.0 / (1.0 + age / tau)
 
 

@@ -261,7 +261,9 @@ class IndexStore:
         ``allowed``: a boolean mask of the passages that may be returned. ``also``: passage
         rows whose scores are returned too, as a third value (0 where a row matches nothing).
         """
-        postings = list(self._postings(tokens))
+        # Row numbers as numpy's index type once: indexing with int32 rows converts them
+        # again at every use (scatter, gather, clear), ~a third of this function at 1M.
+        postings = [(docs.astype(np.intp), vals) for docs, vals in self._postings(tokens)]
         empty = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         extra = () if also is None else (np.zeros(len(also), dtype=np.float32),)
         if not postings:
