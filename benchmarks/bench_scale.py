@@ -39,6 +39,7 @@ from common import ROOT, median, percentile, report, squad_articles
 
 WORDS, SENTENCES, PER_ARTICLE, VOCAB = 20, 3, 10, 50_000
 EF_SWEEP = (64, 128, 256, 384, 512)
+WARM = False  # --warm
 
 CHILD = r"""
 import json, sys, time
@@ -70,6 +71,12 @@ bl = []
 for toks in bq:
     t = time.perf_counter(); store.bm25_top(toks, 10); bl.append(time.perf_counter() - t)
 searcher = Searcher(store, None)
+warm = None
+if sys.argv[6] == "1" and hasattr(store, "warm"):  # as the bot and the prompt do at start
+    t = time.perf_counter(); thread = store.warm()
+    if thread is not None:
+        thread.join()
+        warm = time.perf_counter() - t
 # The first answer also reads every article's date once (Searcher.days): timed apart, on a
 # question outside the timed ones.
 text = " ".join(bq[-1])
@@ -126,7 +133,7 @@ if store.manifest["index_type"] == "hnsw":
     store.faiss.hnsw.efSearch = default_ef
 print(json.dumps({"imports": imports, "load": load, "bm25_load": bm25_load, "first": first,
                   "ids": ids, "lat": lat, "bm25": bl, "hybrid": hl, "hybrid_cpu": hc,
-                  "hybrid_first": h_first, "rss0": rss0,
+                  "hybrid_first": h_first, "rss0": rss0, "warm": warm,
                   "rank_bm25_new": b_new, "rank_bm25_old": b_old,
                   "source": src, "cite": cit, "cite_close": close, "cite_first": cite_first,
                   "close_kinds": kinds,
@@ -272,7 +279,8 @@ def _build(n: int, base: np.ndarray, questions: np.ndarray, work: Path, rng,
 
 def _child(index: Path, work: Path, n: int, code: Path) -> dict:
     r = subprocess.run([sys.executable, "-c", CHILD, str(index), str(work / f"q-{n}.npy"),
-                        str(work / f"bq-{n}.json"), json.dumps(list(EF_SWEEP)), str(code)],
+                        str(work / f"bq-{n}.json"), json.dumps(list(EF_SWEEP)), str(code),
+                        "1" if WARM else "0"],
                        capture_output=True, timeout=3600)
     if r.returncode:
         raise SystemExit(r.stderr.decode()[-3000:])
@@ -299,7 +307,7 @@ def _measure(built: dict, index: Path, work: Path, codes, rounds: int) -> dict:
                           for ef, (ids, lt) in child["sweep"].items()}})
     out.update({k: child[k] for k in ("imports", "load", "bm25_load", "first", "rss0",
                                       "rss_load", "rss_after", "index_type", "cite_first",
-                                      "close_kinds", "hybrid_first")})
+                                      "close_kinds", "hybrid_first", "warm")})
     for k in ("lat", "bm25", "hybrid", "source", "cite", "cite_close", "rank_bm25_new",
               "rank_bm25_old"):
         out[k] = (median(child[k]), percentile(child[k], 99))
@@ -325,7 +333,12 @@ def main() -> None:
                     help="another checkout of citebot: its hybrid asks are timed too, the two "
                          "trees' child processes alternated (--rounds each)")
     ap.add_argument("--rounds", type=int, default=1, help="searching processes per tree")
+    ap.add_argument("--warm", action="store_true",
+                    help="map the index in before the timed questions (IndexStore.warm, as "
+                         "the bot and the prompt do; a tree without it is not warmed)")
     args = ap.parse_args()
+    global WARM
+    WARM = args.warm
     t_all = time.perf_counter()
     vectors = []
 
@@ -417,7 +430,11 @@ def main() -> None:
                [[f"{n:,}", *(mid(h[str(c)], j) for c in codes for j in range(5))]
                 for n, h in by],
                ["CPU: the asking thread's CPU time (time.thread_time): what a busy machine's "
-                "waits for a core leave out."])
+                "waits for a core leave out.",
+                *(["--warm: this tree mapped the index in before its questions (IndexStore."
+                   "warm, as the bot and the prompt do at start) in "
+                   + ", ".join(f"{r['warm']:.2f} s" for r in results if r.get("warm"))]
+                  if args.warm else [])])
     print(f"(benchmark took {time.perf_counter() - t_all:.0f} s)")
 
 

@@ -107,6 +107,7 @@ class Citebot:
         # --since / --source for a whole session: {"since": "YYYY-MM-DD", "source": "name"}.
         self.scope: dict = {}
         self._in_scope = None  # (scope key, store, article ids): articles_in_scope's last
+        self.warm = False  # keep_warm: map each loaded index into memory in the background
 
     # -- embedders: torch is imported only when something must be embedded with it ----------
     def index_embedder(self):
@@ -241,7 +242,17 @@ class Citebot:
         if self._store is None:
             self.check_model_name(self.ensure_index())
             self._store = IndexStore(self.config.index)
+            if self.warm:
+                self._store.warm()
         return self._store
+
+    def keep_warm(self) -> None:
+        """For a process that answers for long (the bot, the prompt, a stream of questions):
+        map the index into memory in the background now and after every reload, so that
+        questions on a big index do not wait on page faults (store/warm.py)."""
+        self.warm = True
+        if self._store is not None:
+            self._store.warm()
 
     def check_model_name(self, manifest: dict) -> None:
         """IndexMismatch unless the index was built with this Citebot's model (its embedder's,
@@ -290,6 +301,8 @@ class Citebot:
         self.check_model_name(manifest)
         store = IndexStore(self.config.index)
         searcher = Searcher(store, self.question_embedder(store.manifest), self.params)
+        if self.warm:
+            store.warm()
         self._searcher, self._store = searcher, store
         return True
 

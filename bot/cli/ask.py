@@ -52,6 +52,7 @@ def ask(question, k, as_json, threshold, since, source_name, corpus, index_dir, 
     if question:
         print_answer(bot, " ".join(question), k, as_json, fmt=fmt, as_of=day)
         return
+    bot.keep_warm()  # a stream of questions or the prompt: the index is mapped in once
     if not sys.stdin.isatty():
         answer_stdin(bot, k, as_json, fmt=fmt, as_of=day, input_fmt=input_fmt)
     from .prompt import interactive

@@ -87,6 +87,7 @@ def telegram_cmd(webhook_url, webhook_secret, listen, port, log_level, corpus, i
         username = tg.check_token(settings)  # a wrong token fails before the model loads
     click.echo(f"citebot: starting @{username}", err=True)
     bot = open_bot(corpus, index_dir, model)
+    bot.keep_warm()  # answers for hours: each loaded index is mapped in, in the background
     # The model and index load once, now: an index that is there answers at once (a changed
     # corpus is rebuilt in the background once the bot runs); a missing one is built first.
     if not _load_existing(bot):

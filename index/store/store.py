@@ -154,6 +154,13 @@ class IndexStore:
                 if sha256_file(path) != info.get("sha256"):
                     raise IndexCorrupt(f"index file {rel} is damaged (checksum mismatch)")
 
+    def warm(self) -> threading.Thread | None:
+        """Map this index's arrays into the process in a background thread, for a process
+        that answers for long (warm.py); None when they are too large a share of memory."""
+        from .warm import warm_in_background
+
+        return warm_in_background(self)
+
     @property
     def bm25(self) -> Bm25Arrays:
         """The BM25 index, loaded on first use (memory-mapped)."""
