@@ -137,7 +137,6 @@ class EmbeddingCache:
             svecs[need[owner]] = s  # sentences of the passages run, in the same order
         self.hits += int(pfound.sum() + sfound.sum())
         self.misses += int((~pfound).sum() + (~sfound).sum())
-        self.passes = len(run)
         return pvecs, svecs
 
     def embed(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
