@@ -1,6 +1,8 @@
 """Late-chunked against separate sentence vectors (index/embed/late.py): what a build embeds.
 
     python benchmarks/bench_late.py --corpus DIR [--articles 100] [--rounds 3]
+    /usr/bin/time -v python benchmarks/bench_late.py --corpus DIR --build late|separate \
+        --index NEW_DIR
 
 1. Texts and tokens each mode runs through the model for the whole corpus folder (an article
    folder such as one made by `citebot add ../shared/eval/news-dev/corpus.jsonl --no-index`):
@@ -8,6 +10,10 @@
    text, plus the sentences its passage's pass does not reach (cut at max_seq_length).
 2. The embedding step of a build of the first N articles, the two modes in turns (``--rounds``
    each), with the CPU build engine (fp32 ONNX): seconds, median.
+
+``--build MODE --index DIR`` instead: one whole build of the folder into DIR (as `index build
+--device cpu --sentence-vectors MODE`, in process), its seconds printed; time it with
+``/usr/bin/time -v`` for CPU time and peak memory.
 
 Nothing of the corpus is stored or printed but counts. Not a test: times depend on the machine
 and on what else runs on it (the load average is printed).
@@ -65,11 +71,23 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, required=True)
     ap.add_argument("--articles", type=int, default=100)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--build", choices=("late", "separate"), default=None)
+    ap.add_argument("--index", type=Path, default=None)
     args = ap.parse_args()
     from index.embed.embed_core import encode_unique, engine_for
     from index.embed.late import encode_late
 
+    t0 = time.perf_counter()
     engine = engine_for(None, "cpu")
+    if args.build:
+        from index.build import build_index
+
+        if args.index is None:
+            ap.error("--build needs --index (a new folder)")
+        build_index(args.corpus, args.index, engine, progress=lambda m: print(m, flush=True),
+                    sentence_vectors=args.build)
+        print(f"{args.build} build s {time.perf_counter() - t0:.1f}")
+        return
     rows = counts(engine, *build_inputs(args.corpus))
     sep_tokens = rows[0][2]
     table_rows = [[f"{m} (whole folder)", n, tok, f"{tok / sep_tokens:.2f}", "–"]
