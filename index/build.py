@@ -12,7 +12,9 @@ from .corpus.articles import corpus_fingerprint, corpus_stat_signature, load_cor
 from .corpus.passages import make_passages, passage_text, sentence_embed_text
 from .embed.base import Embedder
 from .embed.embed_core import encode_unique
+from .embed.late import DEFAULT_MODE, MODES, encode_late, sentence_spans_in, supports_late
 from .embed.onnx import FILES as ONNX_FILES
+from .errors import UsageError
 from .search.lexical import tokenize
 from .store.cache import EmbeddingCache, PassageCache, model_key
 from .store.writer import BuildData, write_generation
@@ -25,7 +27,7 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder,
                 progress: ProgressFn | None = None, show_bars: bool = False,
                 articles=None, extra_manifest: dict | None = None, *, use_cache: bool = True,
                 export_onnx: bool = True, index_type: str | None = None,
-                encode: EncodeFn | None = None) -> dict:
+                encode: EncodeFn | None = None, sentence_vectors: str = DEFAULT_MODE) -> dict:
     """Index every article of ``corpus_dir`` into ``index_dir``; returns the new manifest.
 
     ``use_cache``: reuse the passages and vectors of earlier builds (cache.py); ``export_onnx``:
@@ -33,7 +35,8 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder,
     ``index_type``: "flat", "hnsw" or "archive" instead of the choice by size; ``encode``:
     what embeds the texts the cache lacks (default ``embedder.encode``; embed/distributed.py
     RayEncoder on a cluster); ``embedder`` still names the model, keys the cache and gives the
-    ONNX export.
+    ONNX export; ``sentence_vectors``: "late" (pooled from each passage's one pass) or
+    "separate" (each sentence embedded on its own): embed/late.py.
     """
     import bm25s
 
@@ -52,23 +55,35 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder,
     else:
         passages = [p for a in articles for p in make_passages(a)]
     texts = [passage_text(by_id[p.article_id], p) for p in passages]
-    sentences = [sentence_embed_text(by_id[p.article_id].body, s, e)
-                 for p in passages for s, e in p.sentences]
-    say(f"{len(articles)} articles, {len(passages)} passages, {len(sentences)} sentences")
-    bars = show_bars and len(texts) + len(sentences) > 256
-    # One call for passages and sentences: a text that is both is embedded once, and the
-    # engine's length buckets mix the two kinds (embed_core.py).
-    both = texts + sentences
+    n_sent = sum(len(p.sentences) for p in passages)
+    say(f"{len(articles)} articles, {len(passages)} passages, {n_sent} sentences")
+    bars = show_bars and len(texts) + n_sent > 256
+    if sentence_vectors not in MODES:
+        raise UsageError(f"unknown sentence vectors {sentence_vectors!r}",
+                         fix="use late or separate")
     if encode is not None:  # (pluggable encode) the same model, embedded elsewhere
         embedder = _EncodeWith(embedder, encode)
-    if use_cache:
-        cache = EmbeddingCache(index_dir, embedder)
-        vecs = cache.embed(both, show_progress=bars)
+    if sentence_vectors == "late" and not supports_late(embedder):
+        say("this model or engine cannot pool sentences from its passages: "
+            "embedding them separately")
+        sentence_vectors = "separate"
+    cache = EmbeddingCache(index_dir, embedder) if use_cache else None
+    if sentence_vectors == "late":
+        spans = [sentence_spans_in(t, p) for t, p in zip(texts, passages)]
+        pvecs, svecs = cache.embed_late(texts, spans, show_progress=bars) if cache else \
+            encode_late(embedder, texts, spans, show_progress=bars)
+    else:
+        sentences = [sentence_embed_text(by_id[p.article_id].body, s, e)
+                     for p in passages for s, e in p.sentences]
+        # One call for passages and sentences: a text that is both is embedded once, and the
+        # engine's length buckets mix the two kinds (embed_core.py).
+        both = texts + sentences
+        vecs = cache.embed(both, show_progress=bars) if cache else \
+            encode_unique(embedder, both, show_progress=bars)
+        pvecs, svecs = vecs[:len(texts)], vecs[len(texts):]
+    if cache:
         cache.save()
         say(f"embedded {cache.misses} texts, {cache.hits} from the cache")
-    else:
-        vecs = encode_unique(embedder, both, show_progress=bars)
-    pvecs, svecs = vecs[:len(texts)], vecs[len(texts):]
     onnx_dir = _onnx_export(embedder) if export_onnx else None
     tokens = [tokenize(t) for t in texts]
     bm25 = bm25s.BM25()
@@ -80,6 +95,7 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder,
         "question_encoder": "onnx" if onnx_dir else "sentence-transformers",
         "model_variant": getattr(embedder, "variant", None),  # None: fp32; "int8w"
         "embedding_key": model_key(embedder),  # whose vectors: the next build's cache
+        "sentence_vectors": sentence_vectors,  # late or separate (embed/late.py; the cache)
         "corpus_dir": str(Path(corpus_dir).resolve()) if corpus_dir else None,
         "corpus_fingerprint": corpus_fingerprint(articles),
         "corpus_signature": signature,
@@ -101,6 +117,8 @@ class _EncodeWith:
 
     def __init__(self, embedder, encode: EncodeFn):
         self._embedder, self._encode = embedder, encode
+        # Late sentence vectors only where ``encode`` makes them too (RayEncoder.encode_late).
+        self.encode_late = getattr(encode, "encode_late", None)
         self.name, self.dim = embedder.name, embedder.dim
         self.fingerprint = getattr(embedder, "fingerprint", None)
         self.onnx_export = getattr(embedder, "onnx_export", None)
@@ -108,7 +126,7 @@ class _EncodeWith:
     def __getattr__(self, name: str):
         # Anything else that describes the model (e.g. a variant that keys the cache) is the
         # embedder's; only encode differs.
-        if name.startswith("__") or name in ("_embedder", "_encode"):
+        if name.startswith("__") or name in ("_embedder", "_encode", "encode_late"):
             raise AttributeError(name)
         return getattr(self._embedder, name)
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from .embed.base import DEFAULT_MODEL_NAME
 from .embed.embed_core import PRECISIONS
+from .embed.late import DEFAULT_MODE as DEFAULT_SENTENCE_VECTORS
+from .embed.late import MODES as SENTENCE_VECTORS
 from .errors import UsageError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +25,11 @@ ENVIRONMENT = {
     "precision": ("CITEBOT_PRECISION", "weights a CPU build embeds with: fp32 (default) or "
                                        "int8 (faster; opt-in: SQuAD answer-in-quote -0.009); "
                                        "unset, a rebuild keeps the index's own"),
+    "sentence_vectors": ("CITEBOT_SENTENCE_VECTORS", "how a build embeds sentences: late "
+                                                     "(pooled from their paragraph's one pass) "
+                                                     f"or separate (default: "
+                                                     f"{DEFAULT_SENTENCE_VECTORS}); unset, a "
+                                                     "rebuild keeps the index's own"),
     "threshold": ("CITEBOT_THRESHOLD", "confidence below which the answer is 'not found'"),
     "auto_build": ("CITEBOT_AUTO_BUILD", "1 (default): build or rebuild the index when it is "
                                          "missing or the corpus changed; 0: only say so"),
@@ -63,11 +70,15 @@ class Config:
     # Asked for (--precision or CITEBOT_PRECISION)? If not, a rebuild keeps the precision the
     # existing index was built in (Citebot.build_precision), and fp32 is for a fresh index.
     precision_given: bool = False
+    # late or separate sentence vectors (embed/late.py); not given: a rebuild keeps the index's
+    sentence_vectors: str = DEFAULT_SENTENCE_VECTORS
+    sentence_vectors_given: bool = False
 
 
 def resolve(corpus: str | Path | None = None, index: str | Path | None = None,
             model: str | None = None, threshold: float | None = None,
-            auto_build: bool | None = None, precision: str | None = None) -> Config:
+            auto_build: bool | None = None, precision: str | None = None,
+            sentence_vectors: str | None = None) -> Config:
     """Flags win over environment variables, which win over defaults."""
     corpus_path = Path(corpus or _env("corpus") or default_corpus()).expanduser()
     index_path = Path(index or _env("index") or corpus_path / ".citebot-index").expanduser()
@@ -84,7 +95,9 @@ def resolve(corpus: str | Path | None = None, index: str | Path | None = None,
     return Config(corpus=corpus_path, index=index_path, model=model or _env("model")
                   or DEFAULT_MODEL_NAME, threshold=threshold, auto_build=auto_build,
                   precision=build_precision(precision),
-                  precision_given=bool(precision or _env("precision")))
+                  precision_given=bool(precision or _env("precision")),
+                  sentence_vectors=build_sentence_vectors(sentence_vectors),
+                  sentence_vectors_given=bool(sentence_vectors or _env("sentence_vectors")))
 
 
 def build_precision(flag: str | None = None, env=None) -> str:
@@ -96,6 +109,18 @@ def build_precision(flag: str | None = None, env=None) -> str:
         name = "--precision" if flag else "CITEBOT_PRECISION"
         raise UsageError(f"{name} must be fp32 or int8, not {raw!r}",
                          fix="use fp32 (the default) or int8")
+    return value
+
+
+def build_sentence_vectors(flag: str | None = None, env=None) -> str:
+    """--sentence-vectors, else CITEBOT_SENTENCE_VECTORS, else the default (embed/late.py;
+    a rebuild given neither keeps its index's: Citebot.build_sentence_vectors)."""
+    raw = flag or _env("sentence_vectors", env) or DEFAULT_SENTENCE_VECTORS
+    value = raw.strip().lower()
+    if value not in SENTENCE_VECTORS:
+        name = "--sentence-vectors" if flag else "CITEBOT_SENTENCE_VECTORS"
+        raise UsageError(f"{name} must be late or separate, not {raw!r}",
+                         fix=f"use late or separate (the default: {DEFAULT_SENTENCE_VECTORS})")
     return value
 
 

@@ -134,6 +134,18 @@ class Citebot:
         except CitebotError:  # no index (or an unreadable one): a fresh build
             return self.config.precision
 
+    def build_sentence_vectors(self) -> str:
+        """late or separate: as asked (--sentence-vectors, CITEBOT_SENTENCE_VECTORS), else as
+        the existing index was built (a rebuild keeps it), else the default (embed/late.py)."""
+        if self.config.sentence_vectors_given:
+            return self.config.sentence_vectors
+        try:
+            # An index from before the choice existed records none: it gets the default.
+            return read_manifest(self.config.index).get("sentence_vectors") or \
+                self.config.sentence_vectors
+        except CitebotError:  # no index (or an unreadable one): a fresh build
+            return self.config.sentence_vectors
+
     def question_embedder(self, manifest: dict):
         """What embeds questions for this index: it must be the model the index was built with
         (name, and the files' fingerprint for a model folder). The index's own ONNX export
@@ -172,7 +184,8 @@ class Citebot:
                     self.progress("the index is now current: nothing more to build")
                 return current
             manifest = build_index(self.config.corpus, self.config.index, self.index_embedder(),
-                                   progress=self.progress, show_bars=show_bars, encode=encode)
+                                   progress=self.progress, show_bars=show_bars, encode=encode,
+                                   sentence_vectors=self.build_sentence_vectors())
         self._store = self._searcher = None
         return manifest
 

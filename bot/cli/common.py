@@ -106,13 +106,14 @@ def output_options(json_help: str = "JSON output (JSON Lines for stdin).",
 
 
 def open_bot(corpus=None, index_dir=None, model=None, threshold=None, quiet=False,
-             precision=None, device="auto"):
+             precision=None, device="auto", sentence_vectors=None):
     """A Citebot for the resolved configuration; progress goes to stderr."""
     from index import Citebot, resolve
 
     say = (lambda _m: None) if quiet else (
         lambda m: click.echo(render.clean(f"citebot: {m}"), err=True))
-    return Citebot(resolve(corpus, index_dir, model, threshold, precision=precision),
+    return Citebot(resolve(corpus, index_dir, model, threshold, precision=precision,
+                           sentence_vectors=sentence_vectors),
                    progress=say, device=device)
 
 

@@ -24,6 +24,11 @@ def index_group():
               help="Weights a CPU build embeds with (default: CITEBOT_PRECISION, else what "
                    "the existing index was built with, else fp32). "
                    "int8 is faster; opt-in (SQuAD answer-in-quote -0.009, docs/benchmarks.md).")
+@click.option("--sentence-vectors", type=click.Choice(["late", "separate"]), default=None,
+              help="late: each sentence's vector pooled from its paragraph's one pass (fewer "
+                   "tokens embedded); separate: each sentence embedded on its own (default: "
+                   "CITEBOT_SENTENCE_VECTORS, else what the existing index was built with, "
+                   "else the default, docs/benchmarks.md).")
 @index_options
 @click.option("--ray", "ray_address", is_flag=False, flag_value="", default=None,
               metavar="[ADDRESS]", help="Embed on a Ray cluster: no ADDRESS starts a local "
@@ -35,8 +40,8 @@ def index_group():
               show_default=True, help="CPUs each Ray worker reserves.")
 @click.option("--ray-gpus-per-worker", type=click.FloatRange(0), default=0.0,
               show_default=True, help="GPUs each Ray worker reserves (0: CPU workers).")
-def build(device, precision, corpus, index_dir, model, ray_address=None, ray_workers=None,
-          ray_cpus_per_worker=1.0, ray_gpus_per_worker=0.0):
+def build(device, precision, sentence_vectors, corpus, index_dir, model, ray_address=None,
+          ray_workers=None, ray_cpus_per_worker=1.0, ray_gpus_per_worker=0.0):
     """Build (or rebuild) the index of the corpus."""
     from index import resolve_device
 
@@ -44,13 +49,15 @@ def build(device, precision, corpus, index_dir, model, ray_address=None, ray_wor
         if ray_workers is not None or ray_gpus_per_worker or ray_cpus_per_worker != 1.0:
             fail("--ray-workers / --ray-*-per-worker need --ray", 2)
         resolve_device(device)  # --device cuda without a GPU: one line, exit 2, nothing changed
-        bot = open_bot(corpus, index_dir, model, precision=precision, device=device)
+        bot = open_bot(corpus, index_dir, model, precision=precision, device=device,
+                       sentence_vectors=sentence_vectors)
         manifest = bot.build(show_bars=sys.stderr.isatty())
     else:
         from index import RayEncoder, import_ray
 
         import_ray()  # before loading anything: a plain install says what to install
-        bot = open_bot(corpus, index_dir, model, precision=precision, device=device)
+        bot = open_bot(corpus, index_dir, model, precision=precision, device=device,
+                       sentence_vectors=sentence_vectors)
         if bot.config.precision != "fp32":  # Ray workers embed with the fp32 export
             fail("--ray builds embed in fp32: leave out --precision int8 / CITEBOT_PRECISION", 2)
         # ... so the index records fp32, even where an earlier build was int8 (which a rebuild
@@ -77,7 +84,8 @@ def info(as_json, corpus, index_dir, model):
     manifest = read_manifest(bot.config.index)
     stale = bot.is_stale(manifest)
     info = {k: manifest.get(k) for k in ("model", "dim", "index_type", "articles", "passages",
-                                         "sentences", "corpus_dir", "built_at", "generation",
+                                         "sentences", "sentence_vectors", "corpus_dir",
+                                         "built_at", "generation",
                                          "format_version")}
     info["index_type_why"] = index_reason(manifest)
     info.update(index_dir=str(bot.config.index), corpus_changed=stale)

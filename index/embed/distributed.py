@@ -69,6 +69,12 @@ class _Worker:
     def identity(self) -> tuple[str, str | None]:
         return self.name, self.fingerprint
 
+    def encode_late(self, texts: list[str], spans: list) -> tuple[np.ndarray, np.ndarray]:
+        """Passage vectors and their sentences' late vectors (late.py), as a local build."""
+        from .late import encode_late
+
+        return encode_late(self.embedder or self.st, texts, spans, standalone=self.encode)
+
     def encode(self, texts: list[str]) -> np.ndarray:
         if self.embedder is not None:
             return np.asarray(self.embedder.encode(texts), dtype=np.float32)
@@ -163,6 +169,22 @@ class RayEncoder:
         pool = ActorPool(self.workers)
         parts = list(pool.map(lambda w, chunk: w.encode.remote(chunk), chunks))
         return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
+
+    def encode_late(self, texts: Sequence[str], spans: Sequence) -> tuple[np.ndarray, np.ndarray]:
+        """Passage vectors and late sentence vectors (embed/late.py) made on the workers, in
+        order: chunks of passages, each with its own sentences."""
+        texts, spans = list(texts), list(spans)
+        if not texts:
+            return (np.zeros((0, self.dim), dtype=np.float32),
+                    np.zeros((sum(map(len, spans)), self.dim), dtype=np.float32))
+        from ray.util import ActorPool
+
+        step = max(1, CHUNK_TEXTS // 2)  # a passage is about two sentences' tokens
+        chunks = [(texts[i:i + step], spans[i:i + step]) for i in range(0, len(texts), step)]
+        parts = list(ActorPool(self.workers).map(
+            lambda w, c: w.encode_late.remote(*c), chunks))
+        return tuple(np.ascontiguousarray(np.concatenate([p[k] for p in parts]),
+                                          dtype=np.float32) for k in (0, 1))
 
     def close(self) -> None:
         """Stop the workers, and the local Ray instance if this encoder started it."""

@@ -242,7 +242,9 @@ class OnnxEmbedder(Embedder):
         """The folder this embedder runs from (copied into each index it builds)."""
         return self.folder
 
-    def _run(self, encodings) -> np.ndarray:
+    def hidden(self, encodings) -> tuple[np.ndarray, np.ndarray]:
+        """The transformer's last_hidden_state of a batch of encodings, and its mask (embed/
+        late.py pools sentences from it)."""
         n, width = len(encodings), max(len(e.ids) for e in encodings)
         ids = np.full((n, width), self.spec.get("pad_id", 0), dtype=np.int64)
         mask = np.zeros((n, width), dtype=np.int64)
@@ -251,7 +253,10 @@ class OnnxEmbedder(Embedder):
             k = len(e.ids)
             ids[r, :k], mask[r, :k], types[r, :k] = e.ids, 1, e.type_ids
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        hidden = self.session.run(None, {k: feeds[k] for k in self.spec["inputs"]})[0]
+        return self.session.run(None, {k: feeds[k] for k in self.spec["inputs"]})[0], mask
+
+    def _run(self, encodings) -> np.ndarray:
+        hidden, mask = self.hidden(encodings)
         pooling = self.spec["pooling"]
         if pooling == "cls":
             vecs = hidden[:, 0]

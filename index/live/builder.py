@@ -135,6 +135,8 @@ class BackgroundBuilder:
                "--index", str(cfg.index), "--model", str(cfg.model), "--only-if-stale"]
         if cfg.precision_given:  # else the child keeps the index's own (Citebot.build_precision)
             cmd += ["--precision", cfg.precision]
+        if cfg.sentence_vectors_given:  # likewise (Citebot.build_sentence_vectors)
+            cmd += ["--sentence-vectors", cfg.sentence_vectors]
         path = os.environ.get("PYTHONPATH")
         env = {k: v for k, v in os.environ.items() if k not in _SECRETS}  # it needs none
         env["PYTHONPATH"] = str(_ROOT) + (os.pathsep + path if path else "")
@@ -173,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", required=True)
     parser.add_argument("--only-if-stale", action="store_true")
     parser.add_argument("--precision", default=None)
+    parser.add_argument("--sentence-vectors", default=None)
     args = parser.parse_args(argv)
     from ..config import resolve
     from ..engine import Citebot
@@ -183,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         bot = Citebot(resolve(args.corpus, args.index, args.model, auto_build=True,
-                              precision=args.precision), progress=say)
+                              precision=args.precision,
+                              sentence_vectors=args.sentence_vectors), progress=say)
         try:
             before = read_manifest(bot.config.index).get("generation")
         except CitebotError:

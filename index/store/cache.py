@@ -70,10 +70,16 @@ class EmbeddingCache:
             texts = []
             for p in store.passages:
                 texts.append(passage_text(store.article_by_id[p.article_id], p))
-            bodies = {a.id: a.body for a in store.articles}
-            # the texts build.py embedded for sentences (long ones are cut: passages.py)
-            texts += [sentence_embed_text(bodies[p.article_id], s, e)
-                      for p in store.passages for s, e in p.sentences]
+            if store.manifest.get("sentence_vectors") == "late":  # keyed by passage + span
+                from ..embed.late import late_key_texts, sentence_spans_in
+
+                texts += late_key_texts(texts, [sentence_spans_in(texts[i], p)
+                                                for i, p in enumerate(store.passages)])
+            else:
+                bodies = {a.id: a.body for a in store.articles}
+                # the texts build.py embedded for sentences (long ones are cut: passages.py)
+                texts += [sentence_embed_text(bodies[p.article_id], s, e)
+                          for p in store.passages for s, e in p.sentences]
         except (IndexError_, OSError, ValueError, KeyError):
             return empty
         if len(texts) != len(store.passages) + len(store.sentence_vectors):
@@ -98,6 +104,41 @@ class EmbeddingCache:
             out[~is_p] = np.asarray(store.sentence_vectors[rows[~is_p] - n], dtype=np.float32)
         return out
 
+    def _lookup(self, keys: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Fill ``out``'s rows of the known keys; which were known."""
+        pos = np.searchsorted(self._keys, keys)
+        found = np.zeros(len(keys), dtype=bool)
+        if len(self._keys):
+            inside = pos < len(self._keys)
+            found[inside] = self._keys[pos[inside]] == keys[inside]
+        if found.any():
+            out[found] = self._vectors(self._rows[pos[found]])
+        return found
+
+    def embed_late(self, texts: list[str], spans: list[list[tuple[int, int]]],
+                   show_progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Passage vectors and late sentence vectors (embed/late.py): a passage is run again
+        when its vector or any of its sentences' is not stored."""
+        from ..embed.late import encode_late, late_key_texts
+
+        pvecs = np.empty((len(texts), self.dim), dtype=np.float32)
+        counts = np.array([len(s) for s in spans], dtype=np.int64)
+        svecs = np.empty((int(counts.sum()), self.dim), dtype=np.float32)
+        pfound = self._lookup(text_keys(texts), pvecs)
+        sfound = self._lookup(text_keys(late_key_texts(texts, spans)), svecs)
+        owner = np.repeat(np.arange(len(texts)), counts)
+        need = ~pfound
+        need[owner[~sfound]] = True
+        run = np.flatnonzero(need)
+        if len(run):
+            p, s = encode_late(self.embedder, [texts[i] for i in run], [spans[i] for i in run],
+                               show_progress=show_progress)
+            pvecs[run] = p
+            svecs[need[owner]] = s  # sentences of the passages run, in the same order
+        self.hits += int(pfound.sum() + sfound.sum())
+        self.misses += int((~pfound).sum() + (~sfound).sum())
+        return pvecs, svecs
+
     def embed(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
         """Vectors of ``texts``: stored rows where the key is known, the embedder for the rest."""
         texts = list(texts)
@@ -105,13 +146,7 @@ class EmbeddingCache:
         if not texts:
             return out
         keys = text_keys(texts)
-        pos = np.searchsorted(self._keys, keys)
-        found = np.zeros(len(texts), dtype=bool)
-        if len(self._keys):
-            inside = pos < len(self._keys)
-            found[inside] = self._keys[pos[inside]] == keys[inside]
-        if found.any():
-            out[found] = self._vectors(self._rows[pos[found]])
+        found = self._lookup(keys, out)
         missing = np.flatnonzero(~found)
         if len(missing):
             # The same text twice (a repeated sentence) is embedded once.

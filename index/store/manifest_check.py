@@ -18,7 +18,7 @@ _GENERATION = re.compile(r"^gen-[A-Za-z0-9_-]{1,100}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _COUNTS = ("passages", "sentences", "articles", "dim")
 _TEXTS = ("model", "model_fingerprint", "question_encoder", "corpus_dir", "corpus_fingerprint",
-          "corpus_signature", "built_at", "index_type")
+          "corpus_signature", "built_at", "index_type", "sentence_vectors")
 
 
 def _is_count(value) -> bool:

@@ -137,3 +137,22 @@ def test_plain_build_never_imports_ray(seed_dir, tmp_path):
             "print('ray' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=ROOT)
     assert r.stdout.decode().strip() == "False", r.stderr.decode()
+
+
+def test_ray_late_sentence_vectors_match_a_local_late_build(ray_address, seed_dir, tmp_path):
+    """--sentence-vectors late on Ray workers: the vectors and answers of a local late build."""
+    local, ray = tmp_path / "index-local", tmp_path / "index-ray"
+    r = run_cli("index", "build", "--corpus", str(seed_dir), "--index", str(local),
+                "--device", "cpu", "--sentence-vectors", "late")
+    assert r.returncode == 0, r.stderr.decode()
+    r = run_cli("index", "build", "--corpus", str(seed_dir), "--index", str(ray),
+                "--sentence-vectors", "late", "--ray", ray_address, "--ray-workers", "2",
+                timeout=300, process=True)
+    assert r.returncode == 0, r.stderr.decode()
+    m_ray, p_ray, s_ray = _vectors(ray)
+    m_loc, p_loc, s_loc = _vectors(local)
+    assert m_ray["sentence_vectors"] == m_loc["sentence_vectors"] == "late"
+    assert np.abs(p_ray - p_loc).max() < 1e-4 and np.abs(s_ray - s_loc).max() < 1e-4
+    answers = _ask(seed_dir, ray)
+    assert any(a["citations"] for a in answers)
+    assert answers == _ask(seed_dir, local)
