@@ -14,7 +14,7 @@ Each size is written with citebot's own writer (writer.write_generation: FAISS i
 size, passage table, BM25 by bm25s, checksums), then a fresh process opens it with
 store.IndexStore and searches: FAISS top-10 (recall@10 against exact search), BM25 top-10
 (store.bm25_top), the whole hybrid ranking + quote selection (search.Searcher), `source` and
-`cite` (engine.source_view, cite.lookup without a model). At 1M: about
+`cite` (cite.source.source_view, cite.lookup without a model). At 1M: about
 10 minutes on 2 cores, 10 GB of memory at peak, 8 GB of disk in a temporary folder (removed).
 
 ``--keep DIR`` keeps the indexes (and their queries and build figures) in DIR, and a later run
@@ -103,7 +103,7 @@ for q, toks in list(zip(Q, bq))[:100]:
 # exact sentence (the first lookup also reads every article once: timed apart), then the same
 # sentence with one word changed (no model: the lexical close lookup).
 from index.cite.lookup import lookup
-from index.engine import source_view
+from index.cite.source import source_view
 pick = np.random.default_rng(1).integers(0, len(store.passages), 101).tolist()
 src, cit, close, kinds, cite_first = [], [], [], {}, None
 for j, r in enumerate(pick):
@@ -398,7 +398,7 @@ def main() -> None:
            [[f"{r['n']:,}", r["rank_bm25_new"][0] * ms, r["rank_bm25_new"][1] * ms,
              r["rank_bm25_old"][0] * ms, r["rank_bm25_old"][1] * ms] for r in results],
            ["The same 100 questions, the two alternated in one process."])
-    report("Scale: `source` and `cite` in-process (index.engine.source_view, "
+    report("Scale: `source` and `cite` in-process (index.cite.source.source_view, "
            "index.cite.lookup.lookup without a model)",
            ["passages", "source p50 ms", "source p99 ms", "cite exact p50 ms",
             "cite exact p99 ms", "first cite ms", "cite close (lexical) p50 ms",

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 # name -> module (under index) that owns it; a name never equals a sub-package's name
 _EXPORTS = {
-    "Citebot": "engine", "SourceView": "engine",
+    "Citebot": "engine", "SourceView": "cite.source",
     "Config": "config", "resolve": "config",
     "admin_chats": "config", "chat_ids": "config", "feeds": "config", "follow_every": "config",
     "parse_interval": "config",
@@ -73,11 +73,12 @@ def __dir__():
 if TYPE_CHECKING:  # the same names, for type checkers and the import graph
     from .answer import Answer, ArticleRef, Citation
     from .cite.lookup import lookup_with_bot
+    from .cite.source import SourceView
     from .config import Config, admin_chats, chat_ids, feeds, follow_every, parse_interval, resolve
     from .corpus.articles import article_files, slugify
     from .embed.distributed import RayEncoder, import_ray
     from .embed.embed_core import resolve_device
-    from .engine import Citebot, SourceView
+    from .engine import Citebot
     from .errors import (
         BadQuestion,
         CitebotError,
