@@ -103,7 +103,10 @@ for q, toks in list(zip(Q, bq))[:100]:
 # exact sentence (the first lookup also reads every article once: timed apart), then the same
 # sentence with one word changed (no model: the lexical close lookup).
 from index.cite.lookup import lookup
-from index.cite.source import source_view
+try:
+    from index.cite.source import source_view
+except ImportError:  # a tree from before it moved out of engine.py (--compare)
+    from index.engine import source_view
 pick = np.random.default_rng(1).integers(0, len(store.passages), 101).tolist()
 src, cit, close, kinds, cite_first = [], [], [], {}, None
 for j, r in enumerate(pick):
