@@ -24,7 +24,6 @@ from .search.params import SearchParams
 from .search.searcher import Searcher
 from .store.store import IndexStore, read_manifest
 
-# The last colon splits: article ids from front matter may hold colons themselves.
 
 @contextmanager
 def build_lock(index_dir: Path, on_wait=None):

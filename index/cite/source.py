@@ -9,6 +9,7 @@ from ..answer import ArticleRef
 from ..errors import UnknownCitation
 from ..store.store import IndexStore
 
+# The last colon splits: article ids from front matter may hold colons themselves.
 # At most 12 digits: no article is a terabyte long, and int() of thousands of digits fails.
 _RANGE_ID = re.compile(r"^(?P<article>\S+):(?P<start>\d{1,12})-(?P<end>\d{1,12})$")
 # Ids are printed as "[art:p3]" or "(art:120-240)": what was copied around them is dropped.
