@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
+import logging
 
 from fake_bot_api import FakeBotAPI
 
@@ -40,3 +42,21 @@ def run_bot(citebot, scenario, api: FakeBotAPI | None = None, **overrides):
         return asyncio.run(main(api))
     with FakeBotAPI() as server:
         return asyncio.run(main(server))
+
+
+@contextlib.contextmanager
+def root_log_at_debug():
+    """Everything logged anywhere, at DEBUG, into the StringIO this yields (the root logger's
+    level and handlers are put back afterwards)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    old = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old)

@@ -9,7 +9,6 @@ allowlist nobody else gets an answer; the Docker image runs as a non-root user.
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import re
 import sys
@@ -18,7 +17,7 @@ import textwrap
 import httpx
 from conftest import ROOT, body_of, run_cli
 from fake_bot_api import FakeBotAPI
-from telegram_harness import bot_settings, run_bot
+from telegram_harness import bot_settings, root_log_at_debug, run_bot
 from telegram_html import OUR_TAGS, checked, codes_of, parse_telegram_html, quotes_of
 
 from bot.telegram import handlers as telegram_handlers
@@ -161,13 +160,6 @@ def test_token_stays_out_of_logged_tracebacks_at_every_level(seed_bot):
     """An error whose message, cause and notes hold the token, inside a handler: logged with
     its traceback at ERROR (and python-telegram-bot's DEBUG detail), scrubbed everywhere; the
     user gets the generic apology, never the error."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger()
-    old = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
 
     async def scenario(api, app):
         def boom(*args, **kwargs):
@@ -182,11 +174,8 @@ def test_token_stays_out_of_logged_tracebacks_at_every_level(seed_bot):
         api.message(811, FIRST)
         return (await api.wait_for(chat_id=811))[0], api
 
-    try:
+    with root_log_at_debug() as stream:
         sorry, api = run_bot(seed_bot, scenario)
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(old)
     logged = stream.getvalue()
     assert "Traceback" in logged and "ConnectionError" in logged  # the traceback was logged
     assert "direct cause" in logged and "[REDACTED]" in logged  # with its cause, scrubbed

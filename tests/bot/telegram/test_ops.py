@@ -5,7 +5,6 @@ reloads, rate limits, the allowlist, odd updates, the token in logs, and the web
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import shutil
 import threading
@@ -14,7 +13,7 @@ import httpx
 import pytest
 from conftest import assert_exact_quotes
 from fake_bot_api import FakeBotAPI
-from telegram_harness import bot_settings, run_bot
+from telegram_harness import bot_settings, root_log_at_debug, run_bot
 from telegram_html import checked, quotes_of
 
 from bot.telegram import handlers as telegram_handlers
@@ -189,14 +188,6 @@ def test_edits_media_channel_posts_and_service_messages_are_handled(seed_bot, ca
 
 # -- secrets and errors -------------------------------------------------------------------------
 def test_token_never_reaches_the_logs_at_debug(seed_bot):
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-
     async def scenario(api, app):
         api.fail("getUpdates", status=502)
         api.fail("sendMessage", status=500)
@@ -211,12 +202,8 @@ def test_token_never_reaches_the_logs_at_debug(seed_bot):
         api.message(62, FIRST)
         return (await api.wait_for(chat_id=62))[0]
 
-    try:
-        with FakeBotAPI() as api:
-            sorry = run_bot(seed_bot, scenario, api=api)
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(old_level)
+    with root_log_at_debug() as stream, FakeBotAPI() as api:
+        sorry = run_bot(seed_bot, scenario, api=api)
     logged = stream.getvalue()
     secret_half = api.token.split(":")[1]
     assert api.token not in logged and secret_half not in logged
