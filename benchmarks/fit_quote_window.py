@@ -87,8 +87,8 @@ def hits(rows, weights) -> int:
         if r["kind"] is None:  # citebot quotes these as before (no kind of thing asked for)
             out += r["base"]
             continue
-        keep = r["X"][:, window.FEATURES.index("promo")] == 0
-        a, b = window.best_window(r["sents"], window.answer_odds(r["X"], weights), keep=keep)
+        a, b = window.best_window(r["sents"], window.answer_odds(r["X"], weights),
+                                  keep=window.quotable(r["X"]))
         out += has_answer(r["body"][r["sents"][a][0]:r["sents"][b][1]], r["answers"])
     return out
 

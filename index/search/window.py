@@ -169,12 +169,18 @@ def answer_odds(feats: np.ndarray, weights: np.ndarray = WEIGHTS) -> np.ndarray:
     return e / e.sum() if len(z) else e
 
 
+def quotable(table: np.ndarray) -> np.ndarray:
+    """Which candidate sentences (rows of sentence_table's features) a window may open or
+    close on: all but a page's promotions."""
+    return table[:, FEATURES.index("promo")] == 0
+
+
 def best_window(sents: list, prob: np.ndarray, budget: int = QUOTE_BUDGET,
                 keep: np.ndarray | None = None) -> tuple[int, int]:
     """(first, last) sentence of the window within ``budget`` characters that holds the most
     answer probability. A window never skips a paragraph; a lone sentence over the budget is
     a window of its own. Ties go to the earlier, shorter window. Sentences not in ``keep``
-    (a page's promotions) and sentences of next to no probability never start or end one."""
+    (quotable: not a page's promotion) count for nothing and never start or end one."""
     if keep is not None:
         prob = np.where(keep, prob, 0.0)
     best, choice = -1.0, (0, 0)
@@ -219,6 +225,6 @@ def answer_window(searcher, q: Query, i: int, feats: dict) -> tuple[int, int, in
         passage = searcher.store.passages[i]
         return i, passage.start, passage.end, passage.start, passage.end
     prob = answer_odds(table)
-    a, b = best_window(sents, prob, keep=table[:, FEATURES.index("promo")] == 0)
+    a, b = best_window(sents, prob, keep=quotable(table))
     top = a + int(np.argmax(prob[a:b + 1]))
     return sents[top][2], sents[a][0], sents[b][1], sents[top][0], sents[top][1]
