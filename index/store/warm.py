@@ -26,10 +26,9 @@ _CHUNK = 64 << 20  # bytes touched per numpy call: the GIL is free between two
 def mapped_arrays(store) -> list[np.ndarray]:
     """The memory-mapped arrays a question reads at random: sentence vectors, the passage
     table's rows and spans, and the BM25 postings (loaded here if they were not)."""
-    arrays = [store.sentence_vectors, getattr(store.table, "rows", None),
-              getattr(store.table, "spans", None)]
+    arrays = [store.sentence_vectors, store.table.rows, store.table.spans]
     arrays += [store.bm25.scores[name] for name in ("data", "indices", "indptr")]
-    return [a for a in arrays if isinstance(a, np.ndarray) and a.size]
+    return [a for a in arrays if a.size]
 
 
 def physical_memory() -> int:
