@@ -3,17 +3,19 @@ two builds at once.
 
     python benchmarks/bench_build.py [--articles 100] [--texts 1500] [--rounds 3]
                                      [--build-rounds 2] [--news ../shared/eval/news-dev]
-                                     [--precision fp32|int8]
+                                     [--precision auto|fp32|bf16|int8]
 
-``--precision`` (default fp32, as `index build`) is the weights the builds of parts 1, 3, 4
-and 5 use (CITEBOT_PRECISION); part 2 measures fp32 and int8 in turns whatever it says.
+``--precision`` (default auto, as `index build`) is what the builds of parts 1, 3, 4 and 5 use
+(CITEBOT_PRECISION); part 2 measures fp32, bf16 (where the CPU can) and int8 in turns
+whatever it says.
 
 1. Phases of one in-process build of the first N news-dev articles (splitting, embedding,
    BM25 + writing), from the build's own progress messages.
 2. Texts embedded per second on a sample of those articles' build texts (passages with their
    title, and sentences), engines in turns: plain sentence-transformers (batch 32), citebot's
-   fp32 ONNX engine, and `embed_texts` with int8 weights (opt-in: `--precision int8`; length
-   buckets, each distinct text once).
+   fp32 ONNX engine, its bf16 engine (the default where the CPU can: index/embed/bf16.py) and
+   `embed_texts` with int8 weights (opt-in: `--precision int8`; length buckets, each distinct
+   text once).
 3. `citebot index build` of the N articles (a fresh process and index each time) against a
    plain script that imports sentence-transformers and embeds the same paragraphs and
    sentences with batch 32 (handed to it ready-split: its splitting is not timed), in turns.
@@ -66,8 +68,8 @@ def make_corpus(news: Path, n: int, tmp: Path) -> Path:
 
 
 def build_texts(corpus: Path) -> tuple[list[str], list[str]]:
-    from index.articles import load_corpus
-    from index.passages import make_passages, passage_text
+    from index.corpus.articles import load_corpus
+    from index.corpus.passages import make_passages, passage_text
 
     paragraphs, sentences = [], []
     for a in load_corpus(corpus):
@@ -79,9 +81,9 @@ def build_texts(corpus: Path) -> tuple[list[str], list[str]]:
 
 def phases(corpus: Path, tmp: Path) -> list[list]:
     from index.build import build_index
-    from index.embed.embed_core import engine_for
+    from index.embed.embed_core import engine_for, resolve_precision
 
-    precision = os.environ.get("CITEBOT_PRECISION", "fp32")
+    precision = resolve_precision(os.environ.get("CITEBOT_PRECISION"))
     engine = engine_for(None, "cpu", precision)
     stamps = []
     t0 = time.perf_counter()
@@ -91,7 +93,7 @@ def phases(corpus: Path, tmp: Path) -> list[list]:
     split, embedded, total = stamps[0][0], stamps[1][0], stamps[-1][0]
     shutil.rmtree(tmp / "phases", ignore_errors=True)
     return [["load and split into passages and sentences (pysbd)", split],
-            [f"embed ({precision} ONNX, length buckets)", embedded - split],
+            [f"embed ({precision}, length buckets)", embedded - split],
             ["BM25, FAISS, table, checksums, write", total - embedded],
             ["whole build (engine already loaded)", total]]
 
@@ -100,6 +102,7 @@ def throughput(texts: list[str], rounds: int) -> list[list]:
     from sentence_transformers import SentenceTransformer
 
     from index.embed.base import default_model_path, model_fingerprint
+    from index.embed.bf16 import why_not_bf16
     from index.embed.embed_core import embed_texts, encode_unique
     from index.embed.onnx import OnnxEmbedder, cached_export
 
@@ -112,6 +115,9 @@ def throughput(texts: list[str], rounds: int) -> list[list]:
         "citebot embed_texts, int8 weights (--precision int8)": lambda t: embed_texts(
             t, None, "cpu", precision="int8"),
     }
+    if why_not_bf16() is None:
+        engines["citebot embed_texts, bf16 (the default here: auto)"] = lambda t: embed_texts(
+            t, None, "cpu", precision="bf16")
     for fn in engines.values():
         fn(texts[:16])
     rates = {k: [] for k in engines}
@@ -200,8 +206,8 @@ def main() -> None:
     ap.add_argument("--texts", type=int, default=1500, help="sample size for texts/s (0: all)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--build-rounds", type=int, default=2)
-    ap.add_argument("--precision", choices=["fp32", "int8"], default="fp32",
-                    help="weights of the builds (parts 1, 3-5)")
+    ap.add_argument("--precision", choices=["auto", "fp32", "bf16", "int8"], default="auto",
+                    help="what the builds of parts 1, 3-5 embed with")
     ap.add_argument("--before", help="an earlier citebot tree: compare its builds only")
     ap.add_argument("--only", choices=["phases", "throughput", "builds"],
                     help="one part only (on a busy machine the whole run takes an hour)")

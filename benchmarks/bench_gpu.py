@@ -32,8 +32,8 @@ from common import median, report  # noqa: E402
 
 
 def news_texts(path: Path, limit: int | None = None) -> list[str]:
-    from index.articles import Article
-    from index.passages import make_passages, passage_text
+    from index.corpus.articles import Article
+    from index.corpus.passages import make_passages, passage_text
 
     texts = []
     with open(path, encoding="utf-8") as fh:

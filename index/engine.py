@@ -90,14 +90,14 @@ class Citebot:
         return engine_for(self.config.model, self.device, self.build_precision())
 
     def build_precision(self) -> str:
-        """fp32 or int8: as asked (--precision, CITEBOT_PRECISION), else as the existing index
-        was built (a rebuild, automatic ones included, keeps it), else fp32."""
+        """As asked (--precision, CITEBOT_PRECISION), else int8 when the existing index is int8
+        (a rebuild, automatic ones included, keeps it), else auto."""
         if self.config.precision_given:
             return self.config.precision
         from .embed.embed_core import precision_of
 
         try:
-            return precision_of(read_manifest(self.config.index))
+            return precision_of(read_manifest(self.config.index)) or self.config.precision
         except CitebotError:  # no index (or an unreadable one): a fresh build
             return self.config.precision
 
@@ -144,13 +144,16 @@ class Citebot:
             waited.append(True)
             self.progress("another build of this index is running: waiting for it")
 
+        # The engine first: a precision or model this machine cannot run is refused before
+        # anything (even the lock file) is written.
+        embedder = self.index_embedder()
         with storage_errors(self.config.index), build_lock(self.config.index, on_wait):
             current = self.current_manifest() if (waited or only_if_stale) else None
             if current is not None:
                 if waited:
                     self.progress("the index is now current: nothing more to build")
                 return current
-            manifest = build_index(self.config.corpus, self.config.index, self.index_embedder(),
+            manifest = build_index(self.config.corpus, self.config.index, embedder,
                                    progress=self.progress, show_bars=show_bars, encode=encode,
                                    sentence_vectors=self.build_sentence_vectors())
         self._store = self._searcher = None

@@ -20,10 +20,12 @@ def index_group():
               show_default=True,
               help="Where texts are embedded: auto uses a CUDA GPU when one is present. "
                    "Questions are always embedded on the CPU.")
-@click.option("--precision", type=click.Choice(["fp32", "int8"]), default=None,
-              help="Weights a CPU build embeds with (default: CITEBOT_PRECISION, else what "
-                   "the existing index was built with, else fp32). "
-                   "int8 is faster; opt-in (SQuAD answer-in-quote -0.009, docs/benchmarks.md).")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "int8"]), default=None,
+              help="How a CPU build embeds (default: CITEBOT_PRECISION, else int8 if the "
+                   "existing index is int8, else auto). auto: bf16 arithmetic on the fp32 "
+                   "weights where the CPU and OpenVINO can (1.8x fp32, same answers), else "
+                   "fp32. int8 weights are faster still; opt-in (SQuAD answer-in-quote -0.009, "
+                   "docs/benchmarks.md).")
 @click.option("--sentence-vectors", type=click.Choice(["late", "separate"]), default=None,
               help="late: each sentence's vector pooled from its paragraph's one pass (fewer "
                    "tokens embedded); separate: each sentence embedded on its own (default: "
@@ -58,16 +60,18 @@ def build(device, precision, sentence_vectors, corpus, index_dir, model, ray_add
         import_ray()  # before loading anything: a plain install says what to install
         bot = open_bot(corpus, index_dir, model, precision=precision, device=device,
                        sentence_vectors=sentence_vectors)
-        if bot.config.precision != "fp32":  # Ray workers embed with the fp32 export
-            fail("--ray builds embed in fp32: leave out --precision int8 / CITEBOT_PRECISION", 2)
-        # ... so the index records fp32, even where an earlier build was int8 (which a rebuild
-        # not asked for a precision would otherwise keep: Citebot.build_precision).
+        if bot.config.precision == "int8":  # Ray workers run the fp32 weights
+            fail("--ray builds embed with the fp32 weights: leave out --precision int8 / "
+                 "CITEBOT_PRECISION", 2)
+        # ... so the index records fp32 weights, even where an earlier build was int8 (which a
+        # rebuild not asked for a precision would otherwise keep: Citebot.build_precision).
         bot.config.precision_given = True
         if not bot.config.corpus.is_dir():  # say it before starting a cluster
             fail(f"no corpus folder at {bot.config.corpus}", 2)
         with RayEncoder(bot.index_embedder(), bot.config.model, address=ray_address,
                         workers=ray_workers, cpus_per_worker=ray_cpus_per_worker,
-                        gpus_per_worker=ray_gpus_per_worker, progress=bot.progress) as enc:
+                        gpus_per_worker=ray_gpus_per_worker, progress=bot.progress,
+                        precision=bot.config.precision) as enc:
             manifest = bot.build(show_bars=sys.stderr.isatty(), encode=enc)
     click.echo(f"indexed {manifest['articles']} articles, {manifest['passages']} passages, "
                f"{manifest['sentences']} sentences into {bot.config.index}")
@@ -84,9 +88,11 @@ def info(as_json, corpus, index_dir, model):
     manifest = read_manifest(bot.config.index)
     stale = bot.is_stale(manifest)
     info = {k: manifest.get(k) for k in ("model", "dim", "index_type", "articles", "passages",
-                                         "sentences", "sentence_vectors", "corpus_dir",
-                                         "built_at", "generation",
+                                         "sentences", "sentence_vectors", "precision",
+                                         "corpus_dir", "built_at", "generation",
                                          "format_version")}
+    # Indexes built before the manifest said: int8 weights, else fp32.
+    info["precision"] = info["precision"] or ("int8" if manifest.get("model_variant") else "fp32")
     info["index_type_why"] = index_reason(manifest)
     info.update(index_dir=str(bot.config.index), corpus_changed=stale)
     if as_json:

@@ -43,7 +43,7 @@ def import_ray():
 class _Worker:
     """One Ray actor: the model loaded once, then chunk after chunk of texts."""
 
-    def __init__(self, model: str | None, threads: int, gpu: bool):
+    def __init__(self, model: str | None, threads: int, gpu: bool, precision: str = "auto"):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from .base import model_fingerprint, resolve_model
 
@@ -54,20 +54,26 @@ class _Worker:
             self.st = SentenceTransformer(location, device="cuda")
             self.st.half()  # fp16 on the GPU: vectors within ~1e-3 of the CPU's
             self.fingerprint = model_fingerprint(location)
-            self.embedder = None
+            self.embedder, self.precision = None, "fp16"
         else:
+            from .embed_core import resolve_precision
             from .onnx import OnnxEmbedder, cached_export
             from .sbert import indexing_embedder
 
             self.fingerprint = model_fingerprint(location)
             folder = cached_export(self.fingerprint)
+            # auto: bf16 where this worker's CPU can (workers' machines may differ).
+            engine = OnnxEmbedder
+            if folder and resolve_precision(precision) == "bf16":
+                from .bf16 import Bf16Embedder as engine
             # Exactly the threads Ray gave this worker, not spinning: workers share machines.
-            self.embedder = (OnnxEmbedder(folder, name=self.name, threads=threads)
+            self.embedder = (engine(folder, name=self.name, threads=threads)
                              if folder else indexing_embedder(model))
             self.fingerprint = getattr(self.embedder, "fingerprint", self.fingerprint)
+            self.precision = getattr(self.embedder, "precision", "fp32")
 
-    def identity(self) -> tuple[str, str | None]:
-        return self.name, self.fingerprint
+    def identity(self) -> tuple[str, str | None, str]:
+        return self.name, self.fingerprint, self.precision
 
     def encode_late(self, texts: list[str], spans: list) -> tuple[np.ndarray, np.ndarray]:
         """Passage vectors and their sentences' late vectors (late.py), as a local build."""
@@ -93,7 +99,7 @@ class RayEncoder:
 
     def __init__(self, embedder, model: str | None, address: str | None = None,
                  workers: int | None = None, cpus_per_worker: float = 1,
-                 gpus_per_worker: float = 0, progress=None):
+                 gpus_per_worker: float = 0, progress=None, precision: str | None = None):
         ray = self._ray = import_ray()
         if workers is not None and workers < 1:
             raise UsageError("--ray-workers must be at least 1")
@@ -127,7 +133,10 @@ class RayEncoder:
         actor = ray.remote(_Worker).options(num_cpus=cpus_per_worker,
                                             num_gpus=gpus_per_worker)
         threads = max(1, int(cpus_per_worker))
-        self.workers = [actor.remote(model, threads, gpus_per_worker > 0) for _ in range(workers)]
+        if precision is None:  # as the driver's engine: fp32 stays fp32, bf16 where it can
+            precision = {"bf16": "auto"}.get(getattr(embedder, "precision", "fp32"), "fp32")
+        self.workers = [actor.remote(model, threads, gpus_per_worker > 0, precision)
+                        for _ in range(workers)]
         want = (embedder.name, getattr(embedder, "fingerprint", None))
         try:
             ids = ray.get([w.identity.remote() for w in self.workers])
@@ -144,17 +153,22 @@ class RayEncoder:
                                    f"{(want[1] or '?')[:12]})",
                                    fix="install the same model files on every worker")
         self.dim = int(embedder.dim)
+        self.precision = "+".join(sorted({got[2] for got in ids}))  # the manifest records it
         say(f"Ray: {len(self.workers)} workers ({cpus_per_worker:g} CPU, "
             f"{gpus_per_worker:g} GPU each)")
 
     def _free_resources(self, workers, cpus: float, gpus: float, wait_s: float = 15.0) -> dict:
         """Free resources, waiting a little for those of actors just killed to come back."""
+        def fits(res: dict) -> bool:
+            return workers is None or (res.get("CPU", 0) >= workers * cpus - 1e-9 and
+                                       res.get("GPU", 0) >= workers * gpus - 1e-9)
+
+        if not fits(self._ray.cluster_resources()):  # more than the whole cluster: no wait
+            return self._ray.available_resources()
         deadline = time.monotonic() + wait_s
         while True:
             res = self._ray.available_resources()
-            fits = workers is None or (res.get("CPU", 0) >= workers * cpus - 1e-9 and
-                                       res.get("GPU", 0) >= workers * gpus - 1e-9)
-            if fits or time.monotonic() > deadline:
+            if fits(res) or time.monotonic() > deadline:
                 return res
             time.sleep(0.5)
 

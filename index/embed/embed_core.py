@@ -7,7 +7,8 @@ computed), and returns one L2-normalized float32 row per text, in order. Ray wor
 is; ``build.py`` calls it through an ``Embedder`` (``engine_for``).
 
 Devices: ``cpu`` (onnxruntime over the model's ONNX export, threads not spinning so that two
-builds, or a build beside the tests, share the cores instead of fighting for them), ``cuda``
+builds, or a build beside the tests, share the cores instead of fighting for them; OpenVINO
+over the same export in bf16 where the CPU has bf16 units: bf16.py), ``cuda``
 (onnxruntime's CUDA provider over the same export when onnxruntime-gpu is installed, else
 sentence-transformers on the GPU in fp16), ``auto`` (``cuda`` when an NVIDIA GPU is visible,
 found without importing torch on a machine that has none). Questions are always embedded on
@@ -26,9 +27,11 @@ from ..errors import UsageError
 from .base import DEFAULT_MODEL_NAME, Embedder, bucket_batches
 
 DEVICES = ("auto", "cpu", "cuda")
-# fp32: the default. int8: int8 weights on the CPU (quant.py), opt-in: news dev holds within
-# 0.005, the SQuAD subset's answer-in-quote@1 falls 0.009 (docs/benchmarks.md).
-PRECISIONS = ("fp32", "int8")
+# auto (the default): bf16 where the CPU and OpenVINO can (bf16.py), else fp32; both keep the
+# fp32 weights and give the same eval figures. int8: int8 weights on the CPU (quant.py),
+# opt-in: news dev holds within 0.005, the SQuAD subset's answer-in-quote@1 falls 0.009
+# (docs/benchmarks.md).
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
 CPU_BATCH_TOKENS = 1024  # tokens per batch: fastest on 2 cores (docs/benchmarks.md)
 GPU_BATCH_TOKENS = 131072  # a GPU wants big batches; MiniLM at 128k tokens needs ~2 GB
 GPU_MAX_BATCH = 4096
@@ -77,6 +80,8 @@ def resolve_device(device: str | None) -> str:
 class TorchCudaEmbedder(Embedder):
     """sentence-transformers on a CUDA GPU in fp16, fed length-bucketed batches."""
 
+    precision = "fp16"
+
     def __init__(self, model: str | None = None):
         from .onnx import ensure_export
         from .sbert import SentenceTransformerEmbedder
@@ -112,25 +117,35 @@ class TorchCudaEmbedder(Embedder):
 
 
 def resolve_precision(precision: str | None) -> str:
-    """``fp32`` or ``int8``; UsageError for anything else."""
-    precision = (precision or "fp32").lower()
+    """``fp32``, ``bf16`` or ``int8`` for a CPU build (auto: bf16 where this machine can);
+    UsageError for anything else, and for bf16 asked for where it cannot run."""
+    precision = (precision or "auto").lower()
     if precision not in PRECISIONS:
-        raise UsageError(f"unknown precision {precision!r}", fix="use --precision fp32 or int8")
+        raise UsageError(f"unknown precision {precision!r}",
+                         fix="use --precision auto, fp32, bf16 or int8")
+    if precision in ("auto", "bf16"):
+        from .bf16 import why_not_bf16
+
+        why = why_not_bf16()
+        if why and precision == "bf16":
+            raise UsageError(f"--precision bf16: {why}", fix="use --precision auto or fp32")
+        precision = "fp32" if why else "bf16"
     return precision
 
 
-def precision_of(manifest: dict) -> str:
-    """The precision an index's vectors were embedded in, from its manifest's model_variant."""
+def precision_of(manifest: dict) -> str | None:
+    """The precision a rebuild of an index must keep: int8 (its question encoder has int8
+    weights too), else None: fp32 and bf16 vectors meet the same fp32 question encoder."""
     from .quant import VARIANT
 
-    return "int8" if manifest.get("model_variant") == VARIANT else "fp32"
+    return "int8" if manifest.get("model_variant") == VARIANT else None
 
 
 @lru_cache(maxsize=4)
 def _cpu_engine(model: str | None, precision: str = "fp32") -> Embedder:
     from .sbert import indexing_embedder
 
-    return indexing_embedder(model, quantized=precision == "int8")
+    return indexing_embedder(model, precision)
 
 
 @lru_cache(maxsize=4)
@@ -138,7 +153,7 @@ def _cuda_engine(model: str | None) -> Embedder:
     if _ort_cuda():
         from .onnx import OnnxEmbedder
 
-        cpu = _cpu_engine(model)  # the fp32 export: int8 weights are for the CPU only
+        cpu = _cpu_engine(model)  # the fp32 export: int8 and bf16 are for the CPU only
         folder = getattr(cpu, "folder", None)
         if folder is not None:
             return OnnxEmbedder(folder, name=cpu.name, providers=["CUDAExecutionProvider"],
@@ -147,21 +162,24 @@ def _cuda_engine(model: str | None) -> Embedder:
 
 
 def engine_for(model: str | None = None, device: str | None = "auto",
-               precision: str | None = "fp32") -> Embedder:
-    """The build embedder of a model on a device, loaded once per process. ``precision``:
-    fp32 (default) or int8 (int8 weights on the CPU; a GPU always runs the fp32 export)."""
-    resolved, precision = resolve_device(device), resolve_precision(precision)
+               precision: str | None = "auto") -> Embedder:
+    """The build embedder of a model on a device, loaded once per process. ``precision`` (CPU
+    only; a GPU runs the fp32 export in fp16): auto (default: bf16 where it can, else fp32),
+    fp32, bf16 (bf16 arithmetic on fp32 weights: bf16.py) or int8 (int8 weights: quant.py)."""
+    resolved = resolve_device(device)
     key = model or DEFAULT_MODEL_NAME  # one engine per model as given, whatever its spelling
-    return _cuda_engine(key) if resolved == "cuda" else _cpu_engine(key, precision)
+    if resolved == "cuda":
+        return _cuda_engine(key)
+    return _cpu_engine(key, resolve_precision(precision))
 
 
 def embed_texts(texts: list[str], model: str | None = None, device: str | None = "auto",
-                batch_tokens: int | None = None, precision: str | None = "fp32") -> np.ndarray:
+                batch_tokens: int | None = None, precision: str | None = "auto") -> np.ndarray:
     """One L2-normalized float32 row per text (in order); each distinct text is embedded once.
 
     ``model``: name or folder as for `citebot --model` (None: the default model); ``device``:
     cpu, cuda or auto; ``batch_tokens``: padded tokens per batch (None: the device's default);
-    ``precision``: fp32 or int8 (CPU only).
+    ``precision``: auto, fp32, bf16 or int8 (CPU only: engine_for).
     """
     engine = engine_for(model, device, precision)
     return encode_unique(engine, list(texts), batch_tokens=batch_tokens)

@@ -212,7 +212,6 @@ class OnnxEmbedder(Embedder):
     def __init__(self, folder: Path, name: str | None = None, threads: int | None = None,
                  spinning: bool = False, providers: list[str] | None = None,
                  batch_tokens: int = TOKEN_BUDGET, max_batch: int = MAX_BATCH):
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.folder = Path(folder)
@@ -225,8 +224,14 @@ class OnnxEmbedder(Embedder):
         self.fingerprint, self.dim = spec["fingerprint"], int(spec["dim"])
         self.variant = spec.get("variant")  # None: fp32; "int8w": quant.py
         self.tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
-        opts = ort.SessionOptions()
         self.batch_tokens, self.max_batch = batch_tokens, max_batch
+        self.session = self._session(threads, spinning, providers)
+
+    def _session(self, threads, spinning, providers):
+        """What runs the transformer: an onnxruntime session (bf16.py: OpenVINO's)."""
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or min(cpu_count(), 8)
         opts.inter_op_num_threads = 1
         # Threads that spin between work items take the CPU from everything else: off for
@@ -235,8 +240,13 @@ class OnnxEmbedder(Embedder):
         opts.add_session_config_entry("session.intra_op.allow_spinning",
                                       "1" if spinning else "0")
         opts.log_severity_level = 3  # warnings about unused initializers are noise here
-        self.session = ort.InferenceSession(str(self.folder / "model.onnx"), opts,
-                                            providers=providers or ["CPUExecutionProvider"])
+        return ort.InferenceSession(str(self.folder / "model.onnx"), opts,
+                                    providers=providers or ["CPUExecutionProvider"])
+
+    @property
+    def precision(self) -> str:
+        """fp32 or int8: the weights it runs (bf16.py's subclass: bf16 arithmetic)."""
+        return "int8" if self.variant else "fp32"
 
     def onnx_export(self) -> Path:
         """The folder this embedder runs from (copied into each index it builds)."""

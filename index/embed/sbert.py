@@ -51,10 +51,11 @@ class SentenceTransformerEmbedder(Embedder):
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
 
-def indexing_embedder(model: str | None, quantized: bool = False) -> Embedder:
+def indexing_embedder(model: str | None, precision: str = "fp32") -> Embedder:
     """What builds an index on the CPU: ONNX from the export cache (no torch), else
-    sentence-transformers, which exports the model for next time. ``quantized``: with int8
-    weights (quant.py), which the index then also carries for its questions."""
+    sentence-transformers, which exports the model for next time. ``precision``: fp32;
+    int8: int8 weights (quant.py), which the index then also carries for its questions;
+    bf16: the fp32 export run in bf16 by OpenVINO (bf16.py; the caller checked the machine)."""
     name, location = resolve_model(model)
     found = cached_export(model_fingerprint(location))
     if not found:
@@ -62,10 +63,14 @@ def indexing_embedder(model: str | None, quantized: bool = False) -> Embedder:
         found = ensure_export(st, fallback_root=Path(tempfile.gettempdir()) / "citebot-onnx")
         if not found:
             return st
-    if quantized:
+    if precision == "int8":
         from .quant import quantized_export
 
         found = quantized_export(found) or found
+    elif precision == "bf16":
+        from .bf16 import Bf16Embedder
+
+        return Bf16Embedder(found, name=name)
     # Threads do not spin: two builds (or a build beside the tests) slowed each other down
     # when they did (docs/benchmarks.md).
     return OnnxEmbedder(found, name=name)

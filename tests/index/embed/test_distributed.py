@@ -60,15 +60,18 @@ def _ask(corpus: Path, index: Path) -> list:
 def test_ray_build_matches_a_local_build(ray_address, seed_dir, seed_bot, tmp_path):
     """Same passages, ids, vectors and `ask --json` answers as the session's local build."""
     index = tmp_path / "index-ray"
+    # fp32: the session's build is fp32 (auto would give bf16 where the CPU can, as a local
+    # build would: the late test below compares those two)
     r = run_cli("index", "build", "--corpus", str(seed_dir), "--index", str(index),
-                "--ray", ray_address, "--ray-workers", "2", timeout=300, process=True)
+                "--ray", ray_address, "--ray-workers", "2", "--precision", "fp32", timeout=300,
+                process=True)
     assert r.returncode == 0, r.stderr.decode()
     assert "Ray: 2 workers" in r.stderr.decode()
     local = seed_bot.config.index
     m_ray, p_ray, s_ray = _vectors(index)
     m_loc, p_loc, s_loc = _vectors(local)
     for key in ("passages", "sentences", "articles", "corpus_fingerprint", "model",
-                "model_fingerprint", "index_type"):
+                "model_fingerprint", "index_type", "precision"):
         assert m_ray[key] == m_loc[key], key
     for name in ("passages.npy", "spans.npy", "articles.json", "bodies.bin"):
         assert m_ray["files"][name]["sha256"] == m_loc["files"][name]["sha256"], name
@@ -152,6 +155,7 @@ def test_ray_late_sentence_vectors_match_a_local_late_build(ray_address, seed_di
     m_ray, p_ray, s_ray = _vectors(ray)
     m_loc, p_loc, s_loc = _vectors(local)
     assert m_ray["sentence_vectors"] == m_loc["sentence_vectors"] == "late"
+    assert m_ray["precision"] == m_loc["precision"]  # auto: bf16 on both where the CPU can
     assert np.abs(p_ray - p_loc).max() < 1e-4 and np.abs(s_ray - s_loc).max() < 1e-4
     answers = _ask(seed_dir, ray)
     assert any(a["citations"] for a in answers)

@@ -74,10 +74,12 @@ def test_embed_texts_embeds_each_distinct_text_once_in_order(fp32):
 
 
 def test_embed_texts_is_the_cpu_engine(fp32):
-    got = embed_texts(TEXTS, device="cpu")  # fp32 by default: int8 is opt-in
-    engine = engine_for(None, "cpu")
-    assert engine is engine_for(None, "cpu")  # loaded once per process
+    got = embed_texts(TEXTS, device="cpu", precision="fp32")  # int8 is opt-in
+    engine = engine_for(None, "cpu", "fp32")
+    assert engine is engine_for(None, "cpu", "fp32")  # loaded once per process
     assert engine.variant is None and np.allclose(got, fp32.encode(TEXTS), atol=1e-5)
+    # auto: bf16 where this machine can (test_bf16.py), the fp32 weights either way
+    assert engine_for(None, "cpu").variant is None
     int8 = embed_texts(TEXTS, device="cpu", precision="int8")
     assert engine_for(None, "cpu", "int8").variant == "int8w"
     assert np.allclose(np.linalg.norm(int8, axis=1), 1.0, atol=1e-5)
@@ -89,8 +91,8 @@ def test_embed_texts_is_the_cpu_engine(fp32):
         engine_for(None, "cpu", "int4")
 
 
-def test_precision_is_fp32_unless_asked(seed_bot, seed_dir, tmp_path):
-    assert resolve(corpus=seed_dir).precision == "fp32"
+def test_weights_are_fp32_unless_int8_is_asked(seed_bot, seed_dir, tmp_path):
+    assert resolve(corpus=seed_dir).precision == "auto"  # fp32 or bf16 arithmetic: test_bf16
     assert seed_bot.store.manifest.get("model_variant") is None
     assert indexing_embedder(None).variant is None
     r = run_cli("index", "build", env={"CITEBOT_CORPUS": str(seed_dir),
@@ -102,7 +104,7 @@ def test_precision_is_fp32_unless_asked(seed_bot, seed_dir, tmp_path):
 
 
 def test_int8_engine_when_asked_answers_like_fp32(seed_bot, seed_dir, tmp_path):
-    engine = indexing_embedder(None, quantized=True)
+    engine = indexing_embedder(None, "int8")
     assert isinstance(engine, OnnxEmbedder) and engine.variant == "int8w"
     index = tmp_path / "index"
     # precision passed explicitly (as `index build --precision int8` does)

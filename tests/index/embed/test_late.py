@@ -41,8 +41,8 @@ def _write(folder: Path, articles=ARTICLES) -> Path:
 
 @pytest.fixture(scope="module")
 def onnx():
-    """The CPU build engine (onnxruntime over the default model's export)."""
-    engine = engine_for(None, "cpu")
+    """The fp32 CPU build engine (onnxruntime over the default model's export)."""
+    engine = engine_for(None, "cpu", "fp32")
     assert supports_late(engine)
     return engine
 

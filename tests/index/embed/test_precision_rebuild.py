@@ -1,6 +1,6 @@
-"""A rebuild keeps the precision its index was built with unless one is asked for (--precision,
+"""A rebuild keeps an int8 index's int8 unless a precision is asked for (--precision,
 CITEBOT_PRECISION): `index build`, `ask` when the corpus changed (Citebot.ensure_index) and the
-background builder's child process alike; a fresh index is fp32."""
+background builder's child process alike; a fresh index has the fp32 weights."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def test_automatic_rebuilds_keep_int8_and_an_asked_precision_wins(int8_index, mo
     # In-process (what the bot's loop and `Citebot.ensure_index` callers do), no precision set.
     _add(corpus, 1)
     bot = Citebot(resolve(corpus=corpus, index=index), device="cpu")
-    assert bot.config.precision == "fp32" and not bot.config.precision_given
+    assert bot.config.precision == "auto" and not bot.config.precision_given
     assert bot.build_precision() == "int8"
     assert bot.ensure_index()["articles"] == 4 and _variant(index) == "int8w"
     assert bot.question_embedder(bot.store.manifest).variant == "int8w"
@@ -84,11 +84,12 @@ def test_automatic_rebuilds_keep_int8_and_an_asked_precision_wins(int8_index, mo
     bot = Citebot(resolve(corpus=corpus, index=index), device="cpu")
     assert bot.config.precision_given and bot.build_precision() == "fp32"
     assert bot.ensure_index()["articles"] == 5 and _variant(index) is None
-    # ... and the next rebuild with nothing asked keeps fp32.
+    # ... and the next rebuild with nothing asked keeps the fp32 weights (auto: fp32 or bf16
+    # arithmetic, test_bf16.py).
     monkeypatch.delenv("CITEBOT_PRECISION")
     _add(corpus, 3)
     bot = Citebot(resolve(corpus=corpus, index=index), device="cpu")
-    assert bot.build_precision() == "fp32"
+    assert bot.build_precision() == "auto"
     assert bot.ensure_index()["articles"] == 6 and _variant(index) is None
     got = bot.ask("Who won the regional choir contest?")
     assert got.citations[0].article.title == NEWS[3][1]
@@ -105,10 +106,10 @@ def test_index_build_without_a_precision_keeps_the_index_one(int8_index):
     assert r.returncode == 0 and _variant(index) is None
 
 
-def test_a_fresh_index_is_fp32(seed_dir, tmp_path, monkeypatch):
+def test_a_fresh_index_is_not_int8(seed_dir, tmp_path, monkeypatch):
     monkeypatch.delenv("CITEBOT_PRECISION", raising=False)
     bot = Citebot(resolve(corpus=seed_dir, index=tmp_path / "index"), device="cpu")
-    assert bot.build_precision() == "fp32"  # no index to keep a precision from
+    assert bot.build_precision() == "auto"  # no index to keep a precision from
 
 
 @pytest.mark.skipif(resolve_device("auto") == "cuda",

@@ -1,0 +1,89 @@
+"""bf16 CPU builds (index/embed/bf16.py): the default where the CPU can, the same answers."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import ROOT, assert_exact_quotes, run_cli
+from test_embed_core import TEXTS
+from test_onnx import QUESTIONS, _squad_questions
+
+from index.config import resolve
+from index.embed.bf16 import Bf16Embedder, why_not_bf16
+from index.embed.embed_core import engine_for, resolve_precision
+from index.embed.late import encode_late
+from index.engine import Citebot
+from index.store.store import read_manifest
+
+needs_bf16 = pytest.mark.skipif(why_not_bf16() is not None,
+                                reason=f"no bf16 builds here: {why_not_bf16()}")
+ASKED = ["Which countries threatened a veto?", "Who is Brian A. Nichols?",
+         "How many Kenyan police officers arrived in the first contingent?",
+         "What did resolution 2699 mandate?", "When did the first Kenyan officers land?",
+         "Who leads the mission?"]
+
+
+@needs_bf16
+def test_auto_is_bf16_here_and_its_vectors_stay_within_cosine_of_fp32():
+    assert resolve_precision(None) == resolve_precision("auto") == "bf16"
+    bf16, fp32 = engine_for(None, "cpu"), engine_for(None, "cpu", "fp32")
+    assert isinstance(bf16, Bf16Embedder) and bf16.precision == "bf16"
+    assert fp32.precision == "fp32" and not isinstance(fp32, Bf16Embedder)
+    assert bf16.folder == fp32.folder  # the same fp32 export: only the arithmetic differs
+    texts = TEXTS + QUESTIONS + _squad_questions()
+    got, want = bf16.encode(texts), fp32.encode(texts)
+    assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    cos = np.sum(got * want, axis=1)
+    assert cos.min() >= 0.9999, texts[int(cos.argmin())]
+    assert not np.allclose(got, want, atol=1e-6)  # it did run in bf16: this compares something
+    # Late sentence vectors read its token states the same way (late.py: engine.hidden).
+    spans = [[(0, 20), (21, 48)], [(0, 9)]]
+    (p1, s1), (p2, s2) = (encode_late(e, TEXTS[:2], spans) for e in (bf16, fp32))
+    assert np.sum(p1 * p2, axis=1).min() >= 0.9999 and np.sum(s1 * s2, axis=1).min() >= 0.9999
+
+
+@needs_bf16
+def test_a_bf16_index_answers_like_an_fp32_one(seed_bot, seed_dir, tmp_path):
+    bot = Citebot(resolve(corpus=seed_dir, index=tmp_path / "index"), device="cpu")
+    manifest = bot.build()
+    assert manifest["precision"] == "bf16" and seed_bot.store.manifest["precision"] == "fp32"
+    # Its questions are embedded by the fp32 export, as an fp32 index's are.
+    assert manifest["model_variant"] is None
+    for q in ASKED:
+        a, b = seed_bot.ask(q), bot.ask(q)
+        assert [(c.id, c.start, c.end) for c in a.citations] == \
+               [(c.id, c.start, c.end) for c in b.citations], q
+        assert abs(a.confidence - b.confidence) < 5e-3, q
+        assert_exact_quotes(b.citations, seed_dir)
+    r = run_cli("index", "info", "--json", env={"CITEBOT_CORPUS": str(seed_dir),
+                                                "CITEBOT_INDEX": str(tmp_path / "index")})
+    assert r.returncode == 0 and json.loads(r.stdout)["precision"] == "bf16"
+
+
+def test_where_bf16_cannot_run_auto_builds_in_fp32_and_asking_for_it_is_one_line(
+        seed_dir, tmp_path):
+    """A machine without OpenVINO (or without bf16 units): auto is fp32; --precision bf16 says
+    why in one line, exit 2, and writes nothing."""
+    fake = tmp_path / "noov"
+    (fake / "openvino").mkdir(parents=True)
+    (fake / "openvino" / "__init__.py").write_text("raise ImportError('no openvino here')\n")
+    env = {"PYTHONPATH": f"{fake}:{ROOT}"}
+    r = run_cli("index", "build", "--corpus", str(seed_dir), "--index", str(tmp_path / "a"),
+                "--precision", "bf16", env=env, process=True)
+    err = r.stderr.decode().strip()
+    assert r.returncode == 2 and len(err.splitlines()) == 1, err
+    assert "openvino" in err and "Traceback" not in err
+    assert not (tmp_path / "a").exists()
+    r = run_cli("index", "build", "--corpus", str(seed_dir), "--index", str(tmp_path / "b"),
+                env=env, process=True)
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    assert read_manifest(tmp_path / "b")["precision"] == "fp32"
+
+
+def test_an_fp32_index_does_not_hold_its_rebuilds_to_fp32(seed_bot, seed_dir):
+    """fp32 and bf16 vectors meet the same fp32 question encoder, so a rebuild follows the
+    configuration (auto); only int8 is kept (test_precision_rebuild.py)."""
+    bot = Citebot(resolve(corpus=seed_dir, index=seed_bot.config.index))
+    assert seed_bot.store.manifest["precision"] == "fp32" and bot.build_precision() == "auto"
+    asked = Citebot(resolve(corpus=seed_dir, index=seed_bot.config.index, precision="fp32"))
+    assert asked.build_precision() == "fp32"
