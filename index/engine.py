@@ -144,16 +144,19 @@ class Citebot:
             waited.append(True)
             self.progress("another build of this index is running: waiting for it")
 
-        # The engine first: a precision or model this machine cannot run is refused before
-        # anything (even the lock file) is written.
-        embedder = self.index_embedder()
+        from .embed.embed_core import resolve_device, resolve_precision
+
+        if self._index_embedder is None and resolve_device(self.device) == "cpu":
+            # A precision this machine cannot run is refused before anything (even the lock
+            # file) is written; the engine itself loads under the lock, as before.
+            resolve_precision(self.build_precision())
         with storage_errors(self.config.index), build_lock(self.config.index, on_wait):
             current = self.current_manifest() if (waited or only_if_stale) else None
             if current is not None:
                 if waited:
                     self.progress("the index is now current: nothing more to build")
                 return current
-            manifest = build_index(self.config.corpus, self.config.index, embedder,
+            manifest = build_index(self.config.corpus, self.config.index, self.index_embedder(),
                                    progress=self.progress, show_bars=show_bars, encode=encode,
                                    sentence_vectors=self.build_sentence_vectors())
         self._store = self._searcher = None
