@@ -94,7 +94,8 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder,
         "model_fingerprint": getattr(embedder, "fingerprint", None),
         "question_encoder": "onnx" if onnx_dir else "sentence-transformers",
         "model_variant": getattr(embedder, "variant", None),  # None: fp32; "int8w"
-        # what the vectors were computed in: fp32, bf16 (embed/bf16.py), int8, fp16 (a GPU)
+        # what this build embedded its new texts in: fp32, bf16 (embed/bf16.py), int8, fp16
+        # (a GPU); vectors taken from the cache keep theirs (store/cache.py: model_key)
         "precision": getattr(embedder, "precision", "fp32"),
         "embedding_key": model_key(embedder),  # whose vectors: the next build's cache
         "sentence_vectors": sentence_vectors,  # late or separate (embed/late.py; the cache)

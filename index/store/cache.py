@@ -41,6 +41,8 @@ def model_key(embedder) -> str:
     ident = getattr(embedder, "fingerprint", None) or f"name:{embedder.name}"
     if getattr(embedder, "variant", None):  # int8 weights give other vectors than fp32
         ident += f"\0{embedder.variant}"
+    # bf16 arithmetic is not part of the key: its vectors are the fp32 weights' within cosine
+    # 0.9999, so a rebuild after a switch between fp32 and bf16 re-embeds only new text.
     return hashlib.sha256(f"{ident}\0{embedder.dim}".encode()).hexdigest()[:16]
 
 
