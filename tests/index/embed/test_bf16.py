@@ -1,6 +1,7 @@
 """bf16 CPU builds (index/embed/bf16.py): the default where the CPU can, the same answers."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -87,3 +88,17 @@ def test_an_fp32_index_does_not_hold_its_rebuilds_to_fp32(seed_bot, seed_dir):
     assert seed_bot.store.manifest["precision"] == "fp32" and bot.build_precision() == "auto"
     asked = Citebot(resolve(corpus=seed_dir, index=seed_bot.config.index, precision="fp32"))
     assert asked.build_precision() == "fp32"
+
+
+@needs_bf16
+def test_switching_between_fp32_and_bf16_reuses_the_build_cache(seed_bot, seed_dir, tmp_path):
+    """Same weights, vectors within cosine 0.9999: a rebuild in the other arithmetic re-embeds
+    nothing that is unchanged (store/cache.py model_key)."""
+    index = tmp_path / "index"
+    shutil.copytree(seed_bot.config.index, index)
+    said = []
+    bot = Citebot(resolve(corpus=seed_dir, index=index, precision="bf16"), device="cpu",
+                  progress=said.append)
+    manifest = bot.build()
+    assert manifest["precision"] == "bf16" and "embedded 0 texts" in " ".join(said)
+    assert manifest["embedding_key"] == seed_bot.store.manifest["embedding_key"]
