@@ -68,8 +68,8 @@ class Config:
     threshold: float | None = None
     auto_build: bool = True
     precision: str = "auto"  # CPU builds: auto, fp32, bf16 or int8 (embed/embed_core.py)
-    # Asked for (--precision or CITEBOT_PRECISION)? If not, a rebuild keeps the precision the
-    # existing index was built in (Citebot.build_precision), and fp32 is for a fresh index.
+    # Asked for (--precision or CITEBOT_PRECISION)? If not, a rebuild of an int8 index stays
+    # int8 (Citebot.build_precision), and any other build is auto.
     precision_given: bool = False
     # late or separate sentence vectors (embed/late.py); not given: a rebuild keeps the index's
     sentence_vectors: str = DEFAULT_SENTENCE_VECTORS

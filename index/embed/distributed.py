@@ -95,6 +95,8 @@ class RayEncoder:
     ``address``: None or "" starts a local Ray instance; "auto" joins the cluster this machine
     belongs to; "ray://host:10001" a remote one (Ray Client). ``workers``: actors to start
     (default: as many as the cluster's CPUs, or GPUs, allow at the per-worker resources).
+    ``precision``: auto (bf16 on each worker whose CPU can, else fp32), fp32 or bf16; None:
+    as ``embedder`` (fp32 stays fp32). Workers always run the fp32 weights.
     """
 
     def __init__(self, embedder, model: str | None, address: str | None = None,
