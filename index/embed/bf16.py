@@ -22,11 +22,25 @@ from .base import cpu_count
 from .onnx import MAX_BATCH, TOKEN_BUDGET, OnnxEmbedder
 
 
+def import_openvino():
+    """The openvino module, without its model-conversion tools: importing those sends a usage
+    event to Google Analytics from a forked process and makes ~/intel (openvino_telemetry,
+    opted in unless a consent file says no). citebot never phones home, and builds need only
+    the runtime. A None entry in sys.modules makes that one import fail, which openvino's
+    __init__ catches; the runtime is unchanged (tests/index/embed/test_bf16.py)."""
+    import sys
+
+    sys.modules.setdefault("openvino.tools.ovc", None)
+    import openvino
+
+    return openvino
+
+
 @lru_cache(maxsize=1)
 def why_not_bf16() -> str | None:
     """None when this machine can build in bf16; else the reason, for a one-line message."""
     try:
-        import openvino
+        openvino = import_openvino()
     except Exception:  # noqa: BLE001 - not installed, or a broken install: fp32 then
         return "the openvino package is not installed (pip install openvino)"
     try:
@@ -43,9 +57,7 @@ class _Session:
     tokenizing, batching and pooling (and late.py's use of its token states) stay as they are."""
 
     def __init__(self, model: Path, threads: int):
-        import openvino
-
-        core = openvino.Core()
+        core = import_openvino().Core()
         self.compiled = core.compile_model(str(model), "CPU", {
             "INFERENCE_PRECISION_HINT": "bf16",
             "INFERENCE_NUM_THREADS": threads,

@@ -1,7 +1,10 @@
 """bf16 CPU builds (index/embed/bf16.py): the default where the CPU can, the same answers."""
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -102,3 +105,35 @@ def test_switching_between_fp32_and_bf16_reuses_the_build_cache(seed_bot, seed_d
     manifest = bot.build()
     assert manifest["precision"] == "bf16" and "embedded 0 texts" in " ".join(said)
     assert manifest["embedding_key"] == seed_bot.store.manifest["embedding_key"]
+
+
+SPY = """
+import os, socket, sys
+sys.path.insert(0, sys.argv[1])
+def refuse(*a, **k):
+    print("NETWORK", a[:2], file=sys.stderr, flush=True)
+    raise OSError("no network in this test")
+socket.getaddrinfo = socket.create_connection = refuse
+if sys.argv[2] == "plain":
+    import openvino
+else:
+    from index.embed.bf16 import why_not_bf16
+    print("why", why_not_bf16(), flush=True)
+"""
+
+
+@pytest.mark.parametrize("how", ["citebot", "plain"])
+def test_openvino_is_loaded_without_its_telemetry(tmp_path, how):
+    """citebot's import of openvino makes no network call and writes nothing into $HOME; a
+    plain `import openvino` does both (its conversion tools' usage event), so this test sees it."""
+    pytest.importorskip("openvino", reason="openvino is not installed")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "TF_BUILD", "JENKINS_URL")}
+    r = subprocess.run([sys.executable, "-c", SPY, str(ROOT), how], capture_output=True,
+                       timeout=120, env={**env, "HOME": str(home)})  # telemetry skips CI runs
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    phoned = b"NETWORK" in r.stderr or any(home.iterdir())
+    if how == "plain" and not phoned:
+        pytest.skip("this openvino sends no usage event on import: nothing to keep out")
+    assert phoned == (how == "plain"), (r.stderr.decode()[-2000:], list(home.iterdir()))
