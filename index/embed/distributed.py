@@ -113,6 +113,9 @@ class RayEncoder:
             if not address:  # a local instance sized for the workers asked for
                 kwargs["num_cpus"] = max(1, int((workers or os.cpu_count() or 1)
                                                 * max(cpus_per_worker, 1)))
+                # Ray reports usage to usage-stats.ray.io unless told not to: a local instance
+                # that citebot starts does not (RAY_USAGE_STATS_ENABLED=1 still turns it on).
+                os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
             try:
                 ray.init(address=address or None, **kwargs)
             except Exception as exc:  # noqa: BLE001 - connection errors vary by version
