@@ -7,19 +7,25 @@ within cosine 0.9999 of the fp32 one (mean 0.99999 on news dev paragraphs), wher
 (quant.py) fall to 0.97. Measured: 1.8x onnxruntime's fp32 texts/s on the 2-core EPYC, the
 same eval figures (docs/benchmarks.md). onnxruntime has no bf16 kernels for x86 CPUs.
 
+A build checks it first (``bf16_or_fp32``): the probe texts' vectors must stay within
+cosine 0.999 of onnxruntime's fp32 ones, else the build runs fp32 (and its manifest says so).
+
 Only builds use it. Questions stay on onnxruntime (its session starts in 0.2 s), and a
 question's vector from the fp32 export meets passages' bf16 vectors at cosine 0.9999.
 """
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from .base import cpu_count
-from .onnx import MAX_BATCH, TOKEN_BUDGET, OnnxEmbedder
+from .onnx import MAX_BATCH, PROBES, TOKEN_BUDGET, OnnxEmbedder
+
+MIN_COS = 0.999  # probes vs fp32: bf16 rounding gives 0.99996; below this, something broke
 
 
 def import_openvino():
@@ -85,3 +91,21 @@ class Bf16Embedder(OnnxEmbedder):
 
     def _session(self, threads, spinning, providers):
         return _Session(self.folder / "model.onnx", self.threads)
+
+
+def bf16_or_fp32(folder: Path, name: str | None = None, threads: int | None = None):
+    """The bf16 engine over an export folder when OpenVINO compiles it and its vectors of the
+    probe texts stay within cosine MIN_COS of onnxruntime's fp32 ones; else the fp32 engine
+    (another model whose graph OpenVINO runs differently must not build a wrong index).
+    CITEBOT_DEBUG=1: raise instead."""
+    fp32 = OnnxEmbedder(folder, name=name, threads=threads)
+    try:
+        bf16 = Bf16Embedder(folder, name=name, threads=threads)
+        cos = np.sum(bf16.encode(PROBES) * fp32.encode(PROBES), axis=1)
+        if float(cos.min()) < MIN_COS:
+            raise ValueError(f"OpenVINO's bf16 vectors are off (cosine {cos.min():.4f})")
+        return bf16
+    except Exception:  # noqa: BLE001 - any failure: the fp32 engine builds, the manifest says so
+        if os.environ.get("CITEBOT_DEBUG"):
+            raise
+        return fp32

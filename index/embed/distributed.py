@@ -65,7 +65,7 @@ class _Worker:
             # auto: bf16 where this worker's CPU can (workers' machines may differ).
             engine = OnnxEmbedder
             if folder and resolve_precision(precision) == "bf16":
-                from .bf16 import Bf16Embedder as engine
+                from .bf16 import bf16_or_fp32 as engine
             # Exactly the threads Ray gave this worker, not spinning: workers share machines.
             self.embedder = (engine(folder, name=self.name, threads=threads)
                              if folder else indexing_embedder(model))

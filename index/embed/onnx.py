@@ -41,7 +41,7 @@ EXPORT_REVISION = 2  # 2: eager attention, which onnxruntime fuses (docs/benchma
 TOKEN_BUDGET = 1024  # tokens per batch: measured fastest on 2 cores (docs/benchmarks.md)
 MAX_BATCH = 128
 # Probe texts: a fresh export must reproduce sentence-transformers on them, or it is not used.
-_PROBES = ["How many Kenyan police officers arrived in the first contingent?",
+PROBES = ["How many Kenyan police officers arrived in the first contingent?",
            "The Security Council renewed the mission for another year.", "x"]
 
 
@@ -162,8 +162,8 @@ def export_model(st_model, name: str, fingerprint: str, dest: Path) -> Path:
                 "onnx_sha256": sha256_file(tmp / "model.onnx"),
                 "exporter": f"torch {torch.__version__} torch.onnx.export opset 17"}
         (tmp / "embedder.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
-        probe = OnnxEmbedder(tmp).encode(_PROBES)
-        want = st_model.encode(_PROBES, normalize_embeddings=True, convert_to_numpy=True)
+        probe = OnnxEmbedder(tmp).encode(PROBES)
+        want = st_model.encode(PROBES, normalize_embeddings=True, convert_to_numpy=True)
         if float(np.min(np.sum(probe * want, axis=1))) < 0.9999:
             raise ValueError("the ONNX export does not reproduce the model's vectors")
         if cached_export(fingerprint, dest.parent) == dest:
@@ -346,8 +346,8 @@ def derived_export(folder: Path, suffix: str, marks: dict, convert, min_cos: flo
         spec = {**source, **marks, "source_sha256": source.get("onnx_sha256"),
                 "onnx_sha256": sha256_file(tmp / "model.onnx")}
         (tmp / "embedder.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
-        got = OnnxEmbedder(tmp, threads=threads).encode(_PROBES)
-        want = OnnxEmbedder(folder, threads=threads).encode(_PROBES)
+        got = OnnxEmbedder(tmp, threads=threads).encode(PROBES)
+        want = OnnxEmbedder(folder, threads=threads).encode(PROBES)
         if float(np.min(np.sum(got * want, axis=1))) < min_cos:
             raise ValueError(f"the {suffix} model does not reproduce the folder's vectors")
         replace_dir(tmp, dest)

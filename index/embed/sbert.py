@@ -68,9 +68,9 @@ def indexing_embedder(model: str | None, precision: str = "fp32") -> Embedder:
 
         found = quantized_export(found) or found
     elif precision == "bf16":
-        from .bf16 import Bf16Embedder
+        from .bf16 import bf16_or_fp32
 
-        return Bf16Embedder(found, name=name)
+        return bf16_or_fp32(found, name=name)
     # Threads do not spin: two builds (or a build beside the tests) slowed each other down
     # when they did (docs/benchmarks.md).
     return OnnxEmbedder(found, name=name)

@@ -137,3 +137,20 @@ def test_openvino_is_loaded_without_its_telemetry(tmp_path, how):
     if how == "plain" and not phoned:
         pytest.skip("this openvino sends no usage event on import: nothing to keep out")
     assert phoned == (how == "plain"), (r.stderr.decode()[-2000:], list(home.iterdir()))
+
+
+@needs_bf16
+def test_bf16_vectors_off_the_fp32_ones_fall_back_to_fp32(monkeypatch):
+    """A model whose graph OpenVINO runs wrongly must not build a wrong index: the probes'
+    vectors are compared with onnxruntime's fp32 ones first (here the bar is set above 1)."""
+    from index.embed import bf16
+
+    folder = engine_for(None, "cpu", "fp32").folder
+    assert isinstance(bf16.bf16_or_fp32(folder), Bf16Embedder)
+    monkeypatch.setattr(bf16, "MIN_COS", 1.01)
+    monkeypatch.delenv("CITEBOT_DEBUG", raising=False)
+    engine = bf16.bf16_or_fp32(folder)
+    assert not isinstance(engine, Bf16Embedder) and engine.precision == "fp32"
+    monkeypatch.setenv("CITEBOT_DEBUG", "1")
+    with pytest.raises(ValueError, match="bf16 vectors are off"):
+        bf16.bf16_or_fp32(folder)
