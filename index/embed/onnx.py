@@ -42,7 +42,7 @@ TOKEN_BUDGET = 1024  # tokens per batch: measured fastest on 2 cores (docs/bench
 MAX_BATCH = 128
 # Probe texts: a fresh export must reproduce sentence-transformers on them, or it is not used.
 PROBES = ["How many Kenyan police officers arrived in the first contingent?",
-           "The Security Council renewed the mission for another year.", "x"]
+          "The Security Council renewed the mission for another year.", "x"]
 
 
 def export_cache_root() -> Path:
