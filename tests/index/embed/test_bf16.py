@@ -34,7 +34,11 @@ def test_auto_is_bf16_here_and_its_vectors_stay_within_cosine_of_fp32():
     assert isinstance(bf16, Bf16Embedder) and bf16.precision == "bf16"
     assert fp32.precision == "fp32" and not isinstance(fp32, Bf16Embedder)
     assert bf16.folder == fp32.folder  # the same fp32 export: only the arithmetic differs
-    texts = TEXTS + QUESTIONS + _squad_questions()
+    try:  # 150 SQuAD questions too where ../shared is there; the rest runs without it
+        squad = _squad_questions()
+    except pytest.skip.Exception:
+        squad = []
+    texts = TEXTS + QUESTIONS + squad
     got, want = bf16.encode(texts), fp32.encode(texts)
     assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
     cos = np.sum(got * want, axis=1)
