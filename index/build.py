@@ -130,8 +130,7 @@ class _EncodeWith:
     def __getattr__(self, name: str):
         # Anything else that describes the model (e.g. a variant that keys the cache) is the
         # embedder's; only encode differs.
-        if name.startswith("__") or name in ("_embedder", "_encode", "encode_late",
-                                             "precision"):
+        if name.startswith("__") or name in ("_embedder", "_encode"):
             raise AttributeError(name)
         return getattr(self._embedder, name)
 

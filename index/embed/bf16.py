@@ -85,12 +85,11 @@ class Bf16Embedder(OnnxEmbedder):
 
     def __init__(self, folder: Path, name: str | None = None, threads: int | None = None,
                  batch_tokens: int = TOKEN_BUDGET, max_batch: int = MAX_BATCH):
-        self.threads = threads or min(cpu_count(), 8)
-        super().__init__(folder, name=name, threads=self.threads, batch_tokens=batch_tokens,
-                         max_batch=max_batch)
+        super().__init__(folder, name=name, threads=threads or min(cpu_count(), 8),
+                         batch_tokens=batch_tokens, max_batch=max_batch)
 
     def _session(self, threads, spinning, providers):
-        return _Session(self.folder / "model.onnx", self.threads)
+        return _Session(self.folder / "model.onnx", threads)
 
 
 def bf16_or_fp32(folder: Path, name: str | None = None, threads: int | None = None):
