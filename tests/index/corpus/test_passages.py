@@ -1,4 +1,6 @@
-from conftest import SEED_CORPUS
+import json
+
+from conftest import SEED_CORPUS, SHARED
 
 from index.corpus.articles import load_corpus, parse_article
 from index.corpus.passages import make_passages, split_sentences
@@ -43,3 +45,39 @@ def test_single_newline_paragraphs_and_headings():
     ps = make_passages(parse_article(body, "d", markdown=False))
     assert [p.paragraph for p in ps] == [1, 2]
     assert ps[1].heading == "Financial obstacles"
+
+
+# -- the segmenter's spans: found by str.find, as pysbd's regexes found them ------------------
+
+TRICKY = [
+    "It rained. It rained. It rained.",
+    "Go.\u00a0Stop.\u2028Wait.\x1cEnd.\u3000Done.",  # whitespace that re's \s and isspace share
+    "Mr. Smith went to Washington.  He said: \"Yes.\" Yes.\n\nYes.",
+    "A. B. A. B. A.",
+    "Fees rose 5.5% (see p. 4). Fees rose 5.5% (see p. 4).   ",
+    "   Leading space. Then (parens? yes!) and … ellipsis… “Quotes.” ‘Single.’",
+]
+
+
+def _pysbd_spans(text):
+    import pysbd
+
+    return [(s.start, s.end) for s in pysbd.Segmenter(
+        language="en", clean=False, char_span=True).segment(text)]
+
+
+def test_segmenter_spans_are_pysbds():
+    from index.corpus.passages import _segmenter
+
+    texts = TRICKY + [a.body[p.start:p.end] for a in load_corpus(SEED_CORPUS)
+                      for p in make_passages(a)]
+    news = SHARED / "eval" / "news-dev" / "corpus.jsonl"
+    if news.is_file():  # real news paragraphs too, where ../shared is beside the clone
+        with open(news, encoding="utf-8") as fh:
+            for _, line in zip(range(40), fh):
+                texts += [t for t in json.loads(line)["text"].split("\n\n") if t.strip()]
+    assert len(texts) > 30
+    for text in texts:
+        ours = [(s.start, s.end) for s in _segmenter().segment(text)]
+        assert ours == _pysbd_spans(text), text
+        assert ours  # a sentence at least, so the comparison is not between two empty lists
