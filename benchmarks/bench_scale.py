@@ -317,7 +317,19 @@ def main() -> None:
             "memory-mapped files that searching touched (page cache, shared, reclaimable); "
             "private = RSS less those file-backed pages, per passage, after all queries.",
             "exact p50 = IndexFlatIP over the same vectors, one thread: why HNSW above "
-            "writer.FLAT_MAX passages."])
+            "writer.FLAT_MAX passages (a chunked build: over each chunk, added up)."])
+    chunked = [r for r in results if r.get("phases")]
+    if chunked:
+        report("Scale: the chunked build (scale_writer.build_chunked), phase by phase",
+               ["passages", "make passages s", "append to files s", "recall truth s",
+                "BM25 s", "FAISS train s", "FAISS train + add s", "fsync + sha256 s",
+                "full verify s", "peak RSS GB", "BM25 pairs"],
+               [[f"{r['n']:,}", *(r["phases"][k] for k in (
+                   "generate_s", "append_s", "truth_s", "bm25_s", "faiss_train_s",
+                   "faiss_build_s", "seal_s")), r["verify_s"], r["peak_rss_gb"],
+                 f"{r['phases']['bm25_pairs']:,}"] for r in chunked],
+               ["peak RSS: the building process's, the model that made the base vectors "
+                "included (ru_maxrss)."])
     report("Scale: the BM25 step of a question's ranking, before and after issue #12",
            ["passages", "bm25_top + dense candidates' scores p50 ms", "p99 ms",
             "full score array (before) p50 ms", "p99 ms"],

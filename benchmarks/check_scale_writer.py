@@ -7,16 +7,20 @@ each: ``build_in_memory`` (bm25s + writer.write_generation) and ``build_chunked`
 
 - both load with IndexStore(verify="full"); their manifests agree but for the generation, the
   stamps and the checksums of the files that may differ (MAY_DIFFER: faiss.index, trained on
-  float16 rather than float32 vectors; the BM25 files, whose term ids differ);
+  float16 rather than float32 vectors, byte for byte archive.build of the stored float16
+  vectors (faiss_index_is_build_of_stored_vectors); the BM25 files, whose term ids differ);
 - the table, the sentence vectors and the archive's exact vectors are byte for byte the same;
 - the BM25 matrices are the same term by term (bm25s numbers terms in a set's order): the same
   passages in each column, the same float32 scores; bm25s itself loads the chunked one and
   scores as store.bm25_scores does; store.bm25_top gives the same ids and scores;
 - the recall truth and the BM25 queries are the same; dense search and
-  ``Searcher(store, None).answer_from`` answer alike, and every quote is ``body[start:end]``.
+  ``Searcher(store, None).answer_from`` are compared (they can differ only where the two FAISS
+  indexes propose different candidates), and every quote is ``body[start:end]``.
 
-Vectors here are random mixes of random unit vectors (no model needed); bench_scale.py uses the
-real model's. Exits 1 on any difference. tests/index/store/test_scale_writer.py runs it at 2,000.
+Vectors are random mixes of random unit vectors (no model needed: near ties everywhere, so
+recall is low and the two FAISS indexes' answers differ more), or with ``--real`` the real
+model's, as bench_scale.py makes them. Exits 1 on any difference.
+tests/index/store/test_scale_writer.py runs it at 1,200 passages.
 """
 
 from __future__ import annotations
@@ -49,16 +53,19 @@ def _columns(store) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def compare(n: int, work: Path, n_questions: int = 100, seed: int = 0) -> dict:
+def compare(n: int, work: Path, n_questions: int = 100, seed: int = 0, vectors=None) -> dict:
     """Build both ways into ``work`` and compare; a dict of findings (AssertionError on a
-    difference)."""
+    difference). ``vectors``: (base vectors, question vectors), else random ones."""
     from index.search.searcher import Searcher
     from index.store.store import IndexStore
 
-    rb = np.random.default_rng(seed + 1)
-    base = scale_writer.unit(rb.standard_normal((600, 384)).astype(np.float32))
-    questions = scale_writer.unit(base[rb.integers(0, 600, n_questions)]
-                                  + 0.3 * rb.standard_normal((n_questions, 384)))
+    if vectors is None:
+        rb = np.random.default_rng(seed + 1)
+        base = scale_writer.unit(rb.standard_normal((600, 384)).astype(np.float32))
+        questions = scale_writer.unit(base[rb.integers(0, 600, n_questions)]
+                                      + 0.3 * rb.standard_normal((n_questions, 384)))
+    else:
+        base, questions = vectors[0], vectors[1][:n_questions]
     built, timing = {}, {}
     for how in ("memory", "chunked"):
         t0 = time.perf_counter()
@@ -80,6 +87,15 @@ def compare(n: int, work: Path, n_questions: int = 100, seed: int = 0) -> dict:
     differ = sorted(set(mf) - set(same))
     assert set(differ) <= MAY_DIFFER, f"files differ: {differ}"
     found.update(identical_files=same, differing_files=differ)
+    # The one difference in faiss.index: write_generation trains and fills it from the float32
+    # vectors, the chunked build from the float16 ones it stored (vectors.npy, the same bytes).
+    import faiss
+
+    from index.store import archive
+
+    again = archive.build(np.load(c.gen_dir / archive.VECTORS), c.manifest["faiss"])
+    found["faiss_index_is_build_of_stored_vectors"] = \
+        faiss.serialize_index(again).tobytes() == (c.gen_dir / "faiss.index").read_bytes()
     # BM25, term by term
     mc, cc = _columns(m), _columns(c)
     assert set(m.bm25.vocab_dict) == set(c.bm25.vocab_dict) and set(mc) == set(cc)
@@ -118,6 +134,9 @@ def compare(n: int, work: Path, n_questions: int = 100, seed: int = 0) -> dict:
                                      for q, t in zip(questions, out["truth"])]))
     answers_same, quotes = 0, 0
     ms, cs = Searcher(m, None), Searcher(c, None)
+    deep = ms.params.candidates  # what the ranking asks of dense search
+    found["dense_candidates_same"] = float(np.mean([np.array_equal(
+        m.dense_search(q, deep)[0], c.dense_search(q, deep)[0]) for q in questions]))
     for q, toks in list(zip(questions, c_bq))[:30]:
         text = " ".join(toks)
         # threshold 0: every question is answered, so that there are quotes to check
@@ -142,12 +161,19 @@ def main() -> None:
                     help="passages (above 65,536 the BM25 rows stay int32, below uint16)")
     ap.add_argument("--questions", type=int, default=100)
     ap.add_argument("--workdir", default=None)
+    ap.add_argument("--real", action="store_true",
+                    help="the real model's vectors (bench_scale.base_vectors), not random ones")
     args = ap.parse_args()
+    vectors = None
+    if args.real:
+        from bench_scale import base_vectors
+
+        vectors = base_vectors()
     ok = True
     for n in [int(x) for x in args.sizes.split(",")]:
         work = Path(tempfile.mkdtemp(prefix="scale10m-check-", dir=args.workdir))
         try:
-            print(json.dumps(compare(n, work, args.questions)), flush=True)
+            print(json.dumps(compare(n, work, args.questions, vectors=vectors)), flush=True)
         except AssertionError as exc:
             ok = False
             print(f"{n:,} passages: DIFFERENT: {exc}", flush=True)
