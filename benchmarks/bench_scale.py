@@ -11,7 +11,10 @@ cluster like real embeddings rather than spreading uniformly. Dense queries are 
 model's vectors of real questions; BM25 queries are four words of a random passage.
 
 Each size is written with citebot's own writer (writer.write_generation: FAISS index chosen by
-size, passage table, BM25 by bm25s, checksums), then a fresh process opens it with
+size, passage table, BM25 by bm25s, checksums), all of it in memory (20.6 GB at 2M passages);
+an archive index (above archive.ARCHIVE_ABOVE, or --index-type archive) is written chunk by
+chunk instead, the same files (scale_writer.py; check_scale_writer.py compares the two), in a
+few GB at 10M passages (``--writer``: either way). Then a fresh process opens it with
 store.IndexStore and searches: FAISS top-10 (recall@10 against exact search), BM25 top-10
 (store.bm25_top), the whole hybrid ranking + quote selection (search.Searcher), `source` and
 `cite` (cite.source.source_view, cite.lookup without a model). At 1M: about
@@ -35,11 +38,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import scale_writer
 from common import ROOT, median, percentile, report, squad_articles
 
-WORDS, SENTENCES, PER_ARTICLE, VOCAB = 20, 3, 10, 50_000
 EF_SWEEP = (64, 128, 256, 384, 512)
 WARM = False  # --warm
+WRITER = "auto"  # --writer
 
 CHILD = r"""
 import json, sys, time
@@ -157,56 +161,6 @@ def base_vectors():
     return embedder.encode(texts), embedder.encode([q for q, _, _ in questions])
 
 
-def unit(v: np.ndarray) -> np.ndarray:
-    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
-
-
-def synth(n: int, base: np.ndarray, rng):
-    """(articles, passages, BM25 token lists, passage vectors, sentence vectors)."""
-    from index.corpus.articles import Article
-    from index.corpus.passages import Passage
-
-    p = 1.0 / np.arange(3, VOCAB + 3) ** 1.1
-    vocab = np.array([f"w{j}" for j in range(VOCAB)], dtype=object)
-    articles, passages, tokens = [], [], []
-    dim = base.shape[1]
-    pvecs = np.empty((n, dim), dtype=np.float32)
-    svecs = np.empty((n * SENTENCES, dim), dtype=np.float32)
-    chunk = 50_000
-    for lo in range(0, n, chunk):
-        hi = min(n, lo + chunk)
-        words = rng.choice(VOCAB, size=(hi - lo, SENTENCES, WORDS), p=p / p.sum())
-        pick = rng.integers(0, len(base), (hi - lo, 3))
-        mix = rng.dirichlet([1.0, 1.0, 1.0], hi - lo).astype(np.float32)
-        pv = unit((base[pick] * mix[..., None]).sum(1)
-                  + rng.standard_normal((hi - lo, dim), dtype=np.float32) * 0.04)
-        pvecs[lo:hi] = pv
-        sv = np.repeat(pv, SENTENCES, axis=0)
-        svecs[lo * SENTENCES:hi * SENTENCES] = unit(
-            sv + rng.standard_normal(sv.shape, dtype=np.float32) * 0.035)
-        for a_start in range(lo, hi, PER_ARTICLE):
-            aid = f"a{a_start // PER_ARTICLE}"
-            parts, pos = [], 0
-            for k, i in enumerate(range(a_start, min(hi, a_start + PER_ARTICLE))):
-                if k:
-                    pos += 2  # "\n\n"
-                spans, text = [], []
-                for s in range(SENTENCES):
-                    sent = " ".join(vocab[words[i - lo, s]].tolist()) + "."
-                    start = pos + sum(len(t) + 1 for t in text)
-                    spans.append((start, start + len(sent)))
-                    text.append(sent)
-                para = " ".join(text)
-                passages.append(Passage(id=f"{aid}:p{k + 1}", article_id=aid, paragraph=k + 1,
-                                        start=pos, end=pos + len(para), sentences=spans))
-                tokens.append(vocab[words[i - lo].ravel()].tolist())
-                parts.append(para)
-                pos += len(para)
-            articles.append(Article(id=aid, title=f"Synthetic article {aid}",
-                                    body="\n\n".join(parts)))
-    return articles, passages, tokens, pvecs, svecs
-
-
 def run_size(n: int, vectors, work: Path, rng,
              index_type: str | None = None, keep: bool = False, codes=(ROOT,),
              rounds: int = 1) -> dict:
@@ -230,54 +184,19 @@ def run_size(n: int, vectors, work: Path, rng,
 def _build(n: int, base: np.ndarray, questions: np.ndarray, work: Path, rng,
            index_type: str | None) -> dict:
     """Write the synthetic index of ``n`` passages and its queries into ``work``; the build
-    figures, and the exact search's recall truth and timing."""
-    import bm25s
-    import faiss
+    figures, and the exact search's recall truth and timing. An archive index is written chunk
+    by chunk (scale_writer.build_chunked: 10M passages in a few GB), the others in memory with
+    bm25s and writer.write_generation (--writer: either way)."""
+    from index.store.writer import choose_index_type
 
-    from index.store.store import IndexStore
-    from index.store.writer import BuildData, write_generation
-
-    t0 = time.perf_counter()
-    articles, passages, tokens, pvecs, svecs = synth(n, base, rng)
-    gen_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    bm25 = bm25s.BM25()
-    bm25.index(tokens, show_progress=False)
-    bm25_s = time.perf_counter() - t0
-    index = work / f"index-{n}"
-    t0 = time.perf_counter()
-    write_generation(index, BuildData(
-        articles=articles, passages=passages, passage_vectors=pvecs, sentence_vectors=svecs,
-        bm25=bm25, manifest={"model": "synthetic", "dim": int(pvecs.shape[1])},
-        index_type=index_type))
-    write_s = time.perf_counter() - t0
-    del bm25, articles, passages, svecs
-    t0 = time.perf_counter()
-    IndexStore(index, verify="full")
-    verify_s = time.perf_counter() - t0
-    disk = sum(f.stat().st_size for f in index.rglob("*") if f.is_file())
-    # BM25 queries: four words of a random passage, the 100 commonest words (stop-word-like)
-    # left out, as a tokenizer would.
-    bq = []
-    for i in rng.integers(0, n, len(questions)):
-        words = [w for w in dict.fromkeys(tokens[i]) if int(w[1:]) >= 100]
-        bq.append([words[j] for j in sorted(rng.choice(len(words), 4, replace=False))])
-    del tokens
+    chunked = WRITER == "chunked" or (
+        WRITER == "auto" and (index_type or choose_index_type(n)) == "archive")
+    build = scale_writer.build_chunked if chunked else scale_writer.build_in_memory
+    out, bq = build(work / f"index-{n}", n, base, questions, rng, index_type,
+                    scratch=work / f"scratch-{n}")
     np.save(work / f"q-{n}.npy", questions)
     (work / f"bq-{n}.json").write_text(json.dumps(bq))
-    exact = faiss.IndexFlatIP(pvecs.shape[1])
-    exact.add(pvecs)
-    faiss.omp_set_num_threads(1)  # one question at a time, like the child
-    lat = []
-    for q in questions[:30]:
-        t0 = time.perf_counter()
-        exact.search(q[None], 10)
-        lat.append(time.perf_counter() - t0)
-    faiss.omp_set_num_threads(0)
-    _, truth = exact.search(questions, 10)
-    del exact, pvecs
-    return {"n": n, "gen_s": gen_s, "bm25_s": bm25_s, "write_s": write_s, "verify_s": verify_s,
-            "disk": disk, "exact_p50": median(lat), "truth": truth.tolist()}
+    return out
 
 
 def _child(index: Path, work: Path, n: int, code: Path) -> dict:
@@ -336,12 +255,16 @@ def main() -> None:
                     help="another checkout of citebot: its hybrid asks are timed too, the two "
                          "trees' child processes alternated (--rounds each)")
     ap.add_argument("--rounds", type=int, default=1, help="searching processes per tree")
+    ap.add_argument("--writer", default="auto", choices=["auto", "memory", "chunked"],
+                    help="how an index is written: auto (chunked for an archive index, "
+                         "scale_writer.py), all in memory (bm25s + writer.write_generation) or "
+                         "chunked")
     ap.add_argument("--warm", action="store_true",
                     help="map the index in before the timed questions (IndexStore.warm, as "
                          "the bot and the prompt do; a tree without it is not warmed)")
     args = ap.parse_args()
-    global WARM
-    WARM = args.warm
+    global WARM, WRITER
+    WARM, WRITER = args.warm, args.writer
     t_all = time.perf_counter()
     vectors = []
 
@@ -394,7 +317,19 @@ def main() -> None:
             "memory-mapped files that searching touched (page cache, shared, reclaimable); "
             "private = RSS less those file-backed pages, per passage, after all queries.",
             "exact p50 = IndexFlatIP over the same vectors, one thread: why HNSW above "
-            "writer.FLAT_MAX passages."])
+            "writer.FLAT_MAX passages (a chunked build: over each chunk, added up)."])
+    chunked = [r for r in results if r.get("phases")]
+    if chunked:
+        report("Scale: the chunked build (scale_writer.build_chunked), phase by phase",
+               ["passages", "make passages s", "append to files s", "recall truth s",
+                "BM25 s", "FAISS train s", "FAISS train + add s", "fsync + sha256 s",
+                "full verify s", "peak RSS GB", "BM25 pairs"],
+               [[f"{r['n']:,}", *(r["phases"][k] for k in (
+                   "generate_s", "append_s", "truth_s", "bm25_s", "faiss_train_s",
+                   "faiss_build_s", "seal_s")), r["verify_s"], r["peak_rss_gb"],
+                 f"{r['phases']['bm25_pairs']:,}"] for r in chunked],
+               ["peak RSS: the building process's, the model that made the base vectors "
+                "included (ru_maxrss)."])
     report("Scale: the BM25 step of a question's ranking, before and after issue #12",
            ["passages", "bm25_top + dense candidates' scores p50 ms", "p99 ms",
             "full score array (before) p50 ms", "p99 ms"],

@@ -31,43 +31,104 @@ _ARTICLE, _PARAGRAPH, _START, _END, _HEADING, _FIRST = range(6)
 
 def write_table(folder: Path, articles: list[Article], passages: list[Passage]) -> None:
     """Write the table files of a generation folder."""
-    folder = Path(folder)
-    index_of = {a.id: i for i, a in enumerate(articles)}
-    headings: dict[str, int] = {}
-    rows = np.zeros((len(passages), 6), dtype=np.int64)
-    n_sent = sum(len(p.sentences) for p in passages)
-    spans = np.zeros((n_sent, 2), dtype=np.int64)
-    row, last_art, last_para = 0, -1, 0
-    for i, p in enumerate(passages):
-        art = index_of[p.article_id]
-        expected = last_para + 1 if art == last_art else 1
-        if art < last_art or p.paragraph != expected:
-            raise ValueError(f"passages out of order at {p.id}: articles in order, "
-                             f"paragraphs 1..n")
-        last_art, last_para = art, p.paragraph
-        head = -1 if p.heading is None else headings.setdefault(p.heading, len(headings))
-        rows[i] = (art, p.paragraph, p.start, p.end, head, row)
-        if p.sentences:
-            spans[row:row + len(p.sentences)] = p.sentences
-        row += len(p.sentences)
-    np.save(folder / "passages.npy", rows)
-    np.save(folder / "spans.npy", spans)
-    meta, offset, scan = [], 0, []
-    spans_of: dict[str, list] = {}
-    for p in passages:
-        spans_of.setdefault(p.article_id, []).append((p.start, p.end, p.heading))
-    with open(folder / "bodies.bin", "wb") as fh:
+    table = TableWriter(folder, len(passages), sum(len(p.sentences) for p in passages))
+    try:
+        table.add(articles, passages)
+    except BaseException:
+        table.close(complete=False)
+        raise
+    table.close()
+
+
+class NpyAppender:
+    """A ``.npy`` file of known shape written a block of rows at a time: the same bytes as
+    ``np.save`` of the whole array, which never has to be in memory."""
+
+    def __init__(self, path: Path, dtype, shape: tuple[int, ...]):
+        self.path, self._dtype, self._tail = Path(path), np.dtype(dtype), tuple(shape[1:])
+        self._left = int(shape[0])
+        self._fh = open(self.path, "wb")
+        np.lib.format.write_array_header_1_0(self._fh, {
+            "descr": np.lib.format.dtype_to_descr(self._dtype), "fortran_order": False,
+            "shape": tuple(int(x) for x in shape)})
+
+    def append(self, block) -> None:
+        block = np.ascontiguousarray(block, dtype=self._dtype)
+        if block.shape[1:] != self._tail or len(block) > self._left:
+            raise ValueError(f"{self.path.name}: a block of shape {block.shape} does not fit")
+        self._fh.write(block.data)
+        self._left -= len(block)
+
+    def close(self, complete: bool = True) -> None:
+        """``complete``: ValueError if rows are missing (the file would not load)."""
+        self._fh.close()
+        if complete and self._left:
+            raise ValueError(f"{self.path.name}: {self._left} rows were never written")
+
+
+class TableWriter:
+    """The table files written a chunk of articles at a time (``add``), for a build that never
+    holds all of its articles (benchmarks/scale_writer.py); write_table is one chunk. Each
+    chunk's passages belong to its own articles, articles in order, paragraphs 1..n."""
+
+    def __init__(self, folder: Path, n_passages: int, n_sentences: int):
+        folder = Path(folder)
+        self._rows = NpyAppender(folder / "passages.npy", np.int64, (n_passages, 6))
+        self._spans = NpyAppender(folder / "spans.npy", np.int64, (n_sentences, 2))
+        self._bodies = open(folder / "bodies.bin", "wb")
+        self._meta = open(folder / "articles.json", "w", encoding="utf-8")
+        self._meta.write('{"articles": [')
+        self._headings: dict[str, int] = {}
+        self._scan: list[int] = []
+        self._articles = self._offset = 0
+        self._row, self._last_art, self._last_para = 0, -1, 0
+
+    def add(self, articles: list[Article], passages: list[Passage]) -> None:
+        base = self._articles
+        index_of = {a.id: base + i for i, a in enumerate(articles)}
+        rows = np.zeros((len(passages), 6), dtype=np.int64)
+        spans = np.zeros((sum(len(p.sentences) for p in passages), 2), dtype=np.int64)
+        row0 = row = self._row
+        for i, p in enumerate(passages):
+            art = index_of[p.article_id]
+            expected = self._last_para + 1 if art == self._last_art else 1
+            if art < self._last_art or p.paragraph != expected:
+                raise ValueError(f"passages out of order at {p.id}: articles in order, "
+                                 f"paragraphs 1..n")
+            self._last_art, self._last_para = art, p.paragraph
+            head = -1 if p.heading is None else self._headings.setdefault(
+                p.heading, len(self._headings))
+            rows[i] = (art, p.paragraph, p.start, p.end, head, row)
+            if p.sentences:
+                spans[row - row0:row - row0 + len(p.sentences)] = p.sentences
+            row += len(p.sentences)
+        self._rows.append(rows)
+        self._spans.append(spans)
+        self._row = row
+        spans_of: dict[str, list] = {}
+        for p in passages:
+            spans_of.setdefault(p.article_id, []).append((p.start, p.end, p.heading))
         for i, a in enumerate(articles):
             if words_escape_tokens(a.body, spans_of.get(a.id, [])):
-                scan.append(i)
+                self._scan.append(base + i)
             data = a.body.encode("utf-8", "surrogatepass")
-            fh.write(data)
-            meta.append({**a.meta(), "language": a.language, "extra": a.extra, "path": a.path,
-                         "body": [offset, len(data)]})
-            offset += len(data)
-    with open(folder / "articles.json", "w", encoding="utf-8") as fh:
-        json.dump({"articles": meta, "headings": list(headings), "cite_scan": scan}, fh,
-                  ensure_ascii=False)
+            self._bodies.write(data)
+            meta = {**a.meta(), "language": a.language, "extra": a.extra, "path": a.path,
+                    "body": [self._offset, len(data)]}
+            # json.dump's own separators: the same bytes as dumping the whole list at once
+            self._meta.write((", " if base + i else "") + json.dumps(meta, ensure_ascii=False))
+            self._offset += len(data)
+        self._articles += len(articles)
+
+    def close(self, complete: bool = True) -> None:
+        """Finish the files (``complete``: ValueError unless every declared row was added;
+        False after a failure, to just close them)."""
+        self._meta.write(f'], "headings": {json.dumps(list(self._headings), ensure_ascii=False)}'
+                         f', "cite_scan": {json.dumps(self._scan)}}}')
+        self._bodies.close()
+        self._meta.close()
+        self._spans.close(complete)
+        self._rows.close(complete)
 
 
 class StoredArticle(Article):

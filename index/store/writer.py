@@ -9,6 +9,7 @@ import os
 import shutil
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,11 +101,7 @@ def write_generation(index_dir: Path, data: BuildData) -> dict:
     from .table import write_table
 
     index_dir = Path(index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
-    gen = f"gen-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
-    tmp_dir = index_dir / f".{gen}.tmp"
-    tmp_dir.mkdir()
-    try:
+    with new_generation(index_dir) as (gen, tmp_dir):
         index, info = faiss_index_for(data.passage_vectors, data.index_type)
         if index is None:
             raise ValueError("an archive index needs at least one passage")
@@ -122,25 +119,53 @@ def write_generation(index_dir: Path, data: BuildData) -> dict:
             shutil.copyfile(src, tmp_dir / rel)
         model_info = {} if data.model_dir is None else attach_model(
             index_dir, tmp_dir, data.model_dir, data.model_files, lambda: read_manifest(index_dir))
-        files = {}
-        for path in sorted(tmp_dir.rglob("*")):
-            if path.is_file():
-                with open(path, "rb") as fh:
-                    os.fsync(fh.fileno())
-                files[path.relative_to(tmp_dir).as_posix()] = {
-                    "sha256": sha256_file(path), "size": path.stat().st_size, "stamp": _stamp(path)}
-        fsync_dir(tmp_dir)
-        os.replace(tmp_dir, index_dir / gen)  # renaming the folder leaves its files' stamps
-        fsync_dir(index_dir)
+        files = seal_generation(index_dir, gen, tmp_dir)
+    return switch_to(index_dir, gen, {**data.manifest, **info, **model_info}, files,
+                     passages=len(data.passages), sentences=int(len(data.sentence_vectors)),
+                     articles=len(data.articles))
+
+
+@contextmanager
+def new_generation(index_dir: Path):
+    """(name, temporary folder) of a new generation for a build to write its files into; the
+    folder is removed if the build fails. write_generation writes one; so does a build that
+    writes its files itself (benchmarks/scale_writer.py), then seal_generation and switch_to."""
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    gen = f"gen-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    tmp_dir = index_dir / f".{gen}.tmp"
+    tmp_dir.mkdir()
+    try:
+        yield gen, tmp_dir
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
-    manifest = {**data.manifest, **info, **model_info, "format_version": FORMAT_VERSION,
-                "generation": gen,
-                "files": files, "passages": len(data.passages),
-                "sentences": int(len(data.sentence_vectors)), "articles": len(data.articles)}
-    write_json_atomic(index_dir / MANIFEST, manifest)
-    _prune(index_dir, gen)
+
+
+def seal_generation(index_dir: Path, gen: str, tmp_dir: Path) -> dict:
+    """fsync and hash every file of a written generation folder, then rename it into place:
+    the manifest's ``files`` (sha256, size, stat stamp of each)."""
+    files = {}
+    for path in sorted(tmp_dir.rglob("*")):
+        if path.is_file():
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
+            files[path.relative_to(tmp_dir).as_posix()] = {
+                "sha256": sha256_file(path), "size": path.stat().st_size, "stamp": _stamp(path)}
+    fsync_dir(tmp_dir)
+    os.replace(tmp_dir, Path(index_dir) / gen)  # renaming the folder leaves its files' stamps
+    fsync_dir(Path(index_dir))
+    return files
+
+
+def switch_to(index_dir: Path, gen: str, fields: dict, files: dict, *, passages: int,
+              sentences: int, articles: int) -> dict:
+    """Point the manifest at a sealed generation (``fields``: model, dim, FAISS info, ...),
+    prune the old ones; the manifest."""
+    manifest = {**fields, "format_version": FORMAT_VERSION, "generation": gen, "files": files,
+                "passages": passages, "sentences": sentences, "articles": articles}
+    write_json_atomic(Path(index_dir) / MANIFEST, manifest)
+    _prune(Path(index_dir), gen)
     return manifest
 
 
