@@ -144,6 +144,7 @@ class Ranker:
         starts = np.zeros(len(counts), dtype=np.int64)  # where each one's sentences start
         np.cumsum(counts[:-1], out=starts[1:])
         rows = np.repeat(lo - starts, counts) + np.arange(counts.sum())
+        self.store.prefetch_sentences(rows)
         vecs = np.asarray(self.store.sentence_vectors[rows], dtype=np.float32)
         cos = (vecs @ qvec) if len(rows) else np.zeros(0)
         best = np.full(len(cand), -1.0)

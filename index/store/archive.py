@@ -111,9 +111,10 @@ def open_exact(index, manifest: dict, gen_dir: Path) -> np.ndarray:
 
 
 def search(index, exact: np.ndarray, qvec: np.ndarray, k: int, depth: int = RERANK_DEPTH,
-           rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+           rows: np.ndarray | None = None, prefetch=None) -> tuple[np.ndarray, np.ndarray]:
     """Top-k by exact cosine among the PQ index's best ``max(k, depth)``: (indices, scores).
-    ``rows``: only these passages (a filtered question)."""
+    ``rows``: only these passages (a filtered question); ``prefetch(rows)``: starts reading
+    the candidates' exact vectors before they are gathered (pages.RandomRows)."""
     n = len(exact) if rows is None else len(rows)
     if k <= 0 or n == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
@@ -134,6 +135,8 @@ def search(index, exact: np.ndarray, qvec: np.ndarray, k: int, depth: int = RERA
     if rows is not None and len(idx) < min(k, n):  # the lists scanned hold too few of the rows
         return exact_search(exact, q[0], k, rows=rows)
     order = np.sort(idx)  # rows in file order: fewer, more sequential page reads
+    if prefetch is not None:
+        prefetch(order)
     scores = np.asarray(exact[order], dtype=np.float32) @ q[0]
     best = np.argsort(-scores, kind="stable")[:k]
     return order[best], scores[best]

@@ -34,6 +34,7 @@ from ..fileio import sha256_file
 from . import archive
 from .bm25_arrays import Bm25Arrays, DocFreq
 from .model_store import shared_listing
+from .pages import RandomRows
 
 FORMAT_VERSION = 2  # 2: compact passage table (table.py), stat stamps, ONNX question encoder
 MANIFEST = "manifest.json"
@@ -115,6 +116,12 @@ class IndexStore:
                 self.exact = archive.open_exact(self.faiss, self.manifest, self.gen_dir)
             self.sentence_vectors = np.load(self.gen_dir / "sentences.npy",
                                             mmap_mode="r").view(np.ndarray)  # as in table.py
+            # An archive index is larger than memory: its scattered rows are read page by
+            # page, several at once (pages.py); smaller indexes stay cached and are warmed.
+            self._random = {} if self.exact is None else {
+                "exact": RandomRows(self.exact), "sentences": RandomRows(self.sentence_vectors)}
+            if self.exact is not None:
+                self.table.read_bodies_at_random()
         except Exception as exc:  # noqa: BLE001 - whatever the reader raised, it is damage
             raise IndexCorrupt(f"the index at {self.index_dir} cannot be read "
                                f"({type(exc).__name__})") from exc
@@ -193,7 +200,7 @@ class IndexStore:
         the whole index."""
         if self.exact is not None:  # compressed candidates, re-ranked by exact vectors
             return archive.search(self.faiss, self.exact, qvec, min(k, self.faiss.ntotal),
-                                  rows=rows)
+                                  rows=rows, prefetch=self._random["exact"].prefetch)
         x = np.ascontiguousarray(qvec.reshape(1, -1), dtype=np.float32)
         if rows is None:
             k = min(k, self.faiss.ntotal)
@@ -233,8 +240,15 @@ class IndexStore:
         passage (the ranking reads those BM25 alone found)."""
         rows = np.asarray(rows, dtype=np.int64)
         if self.exact is not None:
+            self._random["exact"].prefetch(rows)
             return np.asarray(self.exact[rows], dtype=np.float32)
         return self.faiss.reconstruct_batch(rows)
+
+    def prefetch_sentences(self, rows: np.ndarray) -> None:
+        """Start reading these rows of ``sentence_vectors`` together (archive indexes only:
+        pages.py); the caller gathers them next."""
+        if "sentences" in self._random:
+            self._random["sentences"].prefetch(rows)
 
     def _postings(self, tokens: list[str]):
         bm25 = self.bm25

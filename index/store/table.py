@@ -240,6 +240,12 @@ class Table:
         self.passages = PassageList(self)
         self.passage_by_id = PassageIds(self)
 
+    def read_bodies_at_random(self) -> None:
+        """Read each body's pages alone, not the disk's read-ahead around them (an archive
+        index's bodies do not stay cached: pages.py)."""
+        if isinstance(self._bodies, mmap.mmap) and hasattr(mmap, "MADV_RANDOM"):
+            self._bodies.madvise(mmap.MADV_RANDOM)
+
     def _read_body(self, offset: int, length: int) -> str:
         return bytes(self._bodies[offset:offset + length]).decode("utf-8", "surrogatepass")
 

@@ -108,7 +108,11 @@ def test_archive_index_answers_like_exact_search(archive_index, seed_bot, seed_d
     assert manifest["index_type"] == "archive" and manifest["faiss"]["vector_dtype"] == "float16"
     store = IndexStore(index)
     assert store.exact.dtype == np.float16 and store.sentence_vectors.dtype == np.float16
+    # larger than memory at archive sizes: scattered rows read page by page (pages.py)
+    assert {k: r.map is not None for k, r in store._random.items()} == {
+        "exact": True, "sentences": True}
     flat = IndexStore(seed_bot.config.index)
+    assert flat._random == {}  # an index that fits memory keeps the kernel's read-ahead
     q = flat.sentence_vectors[3].astype(np.float32)
     a_idx, a_sc = store.dense_search(q, 5)
     f_idx, f_sc = flat.dense_search(q, 5)
