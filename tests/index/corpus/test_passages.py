@@ -76,7 +76,7 @@ def test_segmenter_spans_are_pysbds():
         with open(news, encoding="utf-8") as fh:
             for _, line in zip(range(40), fh):
                 texts += [t for t in json.loads(line)["text"].split("\n\n") if t.strip()]
-    assert len(texts) > 30
+    assert len(texts) >= len(TRICKY) + 10  # the seed paragraphs are there in any clone
     for text in texts:
         ours = [(s.start, s.end) for s in _segmenter().segment(text)]
         assert ours == _pysbd_spans(text), text
