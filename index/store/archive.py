@@ -123,17 +123,17 @@ def search(index, exact: np.ndarray, qvec: np.ndarray, k: int, depth: int = RERA
     if rows is not None:
         rows = np.asarray(rows, dtype=np.int64)
         if n <= FILTERED_EXACT or k > EXACT_ABOVE_FRACTION * n:
-            return exact_search(exact, q[0], k, rows=rows)
+            return exact_search(exact, q[0], k, rows=rows, prefetch=prefetch)
         import faiss
 
         params["params"] = faiss.SearchParametersIVF(
             sel=faiss.IDSelectorBatch(rows), nprobe=faiss.extract_index_ivf(index).nprobe)
     elif k > EXACT_ABOVE_FRACTION * n:  # e.g. a question that reads a large share
-        return exact_search(exact, q[0], k)
+        return exact_search(exact, q[0], k, prefetch=prefetch)
     _, idx = index.search(q, min(n, max(k, depth)), **params)
     idx = idx[0][idx[0] >= 0]
     if rows is not None and len(idx) < min(k, n):  # the lists scanned hold too few of the rows
-        return exact_search(exact, q[0], k, rows=rows)
+        return exact_search(exact, q[0], k, rows=rows, prefetch=prefetch)
     order = np.sort(idx)  # rows in file order: fewer, more sequential page reads
     if prefetch is not None:
         prefetch(order)
@@ -143,14 +143,17 @@ def search(index, exact: np.ndarray, qvec: np.ndarray, k: int, depth: int = RERA
 
 
 def exact_search(exact: np.ndarray, qvec: np.ndarray, k: int, chunk: int = 1 << 20,
-                 rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Brute-force top-k over the exact vectors (only ``rows`` when given), chunk by chunk."""
+                 rows: np.ndarray | None = None, prefetch=None) -> tuple[np.ndarray, np.ndarray]:
+    """Brute-force top-k over the exact vectors (only ``rows`` when given), chunk by chunk;
+    ``prefetch`` as for search: each chunk's reads are started together."""
     rows = None if rows is None else np.sort(np.asarray(rows, dtype=np.int64))
     n = len(exact) if rows is None else len(rows)
     k = min(k, n)
     ids, scs = [np.zeros(0, np.int64)], [np.zeros(0, np.float32)]
     for lo in range(0, n, chunk):
         part = np.arange(lo, min(n, lo + chunk)) if rows is None else rows[lo:lo + chunk]
+        if prefetch is not None:
+            prefetch(part)
         block = exact[lo:lo + chunk] if rows is None else exact[part]
         s = np.asarray(block, dtype=np.float32) @ qvec
         top = np.argpartition(-s, k - 1)[:k] if len(s) > k else np.arange(len(s))
