@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import ROOT, median, percentile, report
+from common import ROOT, median, merge_top10, percentile, report, unit
 
 DIM, CHUNK, PER_SUB, SUBS_PER_TOPIC = 384, 200_000, 50, 100
 
@@ -67,10 +67,6 @@ print(json.dumps({"imports": imports, "load": load, "first": first, "rss0": rss0
 """
 
 
-def unit(v: np.ndarray) -> np.ndarray:
-    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
-
-
 class Clustered:
     """Topics > subtopics > passages (see the module docstring)."""
 
@@ -96,12 +92,7 @@ def make_vectors(n: int, queries: np.ndarray, gen: Clustered, path: Path):
     for lo in range(0, n, CHUNK):
         block = gen.points(min(CHUNK, n - lo))
         s = queries @ block.T  # exact float32 scores of this chunk
-        top = np.argpartition(-s, 9, axis=1)[:, :10]
-        cand_s = np.concatenate([best_s, np.take_along_axis(s, top, 1)], 1)
-        cand_i = np.concatenate([best_i, top + lo], 1)
-        keep = np.argsort(-cand_s, axis=1, kind="stable")[:, :10]
-        best_s, best_i = (np.take_along_axis(cand_s, keep, 1),
-                          np.take_along_axis(cand_i, keep, 1))
+        best_s, best_i = merge_top10(best_s, best_i, s, lo)
         out[lo:lo + len(block)] = block.astype(np.float16)
     out.flush()
     del out

@@ -225,9 +225,9 @@ def scale(n: int, runs: int, compare: str | None) -> None:
 
     import bm25s
     import numpy as np
-    from bench_scale import synth, unit
     from common import machine as machine_line
-    from common import median, report
+    from common import median, report, unit
+    from scale_writer import synth
 
     from index.corpus.articles import load_corpus
     from index.corpus.passages import make_passages

@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -64,6 +66,22 @@ def command() -> str:
 
 def median(xs) -> float:
     return statistics.median(xs) if xs else float("nan")
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1, float32."""
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+def merge_top10(best_s: np.ndarray, best_i: np.ndarray, s: np.ndarray, lo: int):
+    """A running exact top-10 per question: (scores, ids) so far merged with the scores ``s``
+    (questions x block) of the block of vectors that starts at row ``lo``."""
+    top = np.argpartition(-s, 9, axis=1)[:, :10] if s.shape[1] > 10 else \
+        np.broadcast_to(np.arange(s.shape[1]), s.shape)
+    cand_s = np.concatenate([best_s, np.take_along_axis(s, top, 1)], 1)
+    cand_i = np.concatenate([best_i, top + lo], 1)
+    keep = np.argsort(-cand_s, axis=1, kind="stable")[:, :10]
+    return np.take_along_axis(cand_s, keep, 1), np.take_along_axis(cand_i, keep, 1)
 
 
 def percentile(xs, q: float) -> float:
