@@ -50,13 +50,12 @@ class RandomRows:
         all of them together, not for one after another."""
         if self.map is None or not len(rows):
             return
-        rows = np.asarray(rows, dtype=np.int64)
+        rows = np.unique(np.asarray(rows, dtype=np.int64))  # sorted: pages in file order
         first = (self.start + rows * self.row) // PAGE
         last = (self.start + (rows + 1) * self.row - 1) // PAGE
-        pages = np.unique(np.concatenate([np.arange(a, b + 1) for a, b in zip(
-            first.tolist(), last.tolist())]) if self.row > PAGE else np.concatenate([first, last]))
-        # one call per run of adjacent pages
-        cuts = np.flatnonzero(np.diff(pages) > 1) + 1
-        for lo, hi in zip(pages[np.r_[0, cuts]].tolist(),
-                          pages[np.r_[cuts - 1, len(pages) - 1]].tolist()):
+        # One call per run of adjacent pages: a run starts at a row whose first page is past
+        # the page after the last one of the row before it.
+        starts = np.flatnonzero(np.r_[True, first[1:] > last[:-1] + 1])
+        ends = np.r_[starts[1:] - 1, len(rows) - 1]
+        for lo, hi in zip(first[starts].tolist(), last[ends].tolist()):
             self.map.madvise(mmap.MADV_WILLNEED, lo * PAGE, (hi - lo + 1) * PAGE)

@@ -42,3 +42,26 @@ def test_arrays_in_memory_are_left_alone():
     rr = RandomRows(np.zeros((10, 4), dtype=np.float32))
     assert rr.map is None
     rr.prefetch(np.array([1, 2]))  # nothing to do, no error
+
+
+@pytest.mark.parametrize("row", [100, 768, PAGE, 6000])
+def test_prefetch_advises_exactly_the_rows_pages(mapped, row):
+    """The runs advised cover every page of the rows asked and no other, one call per run of
+    adjacent pages (rows smaller and larger than a page)."""
+    class Recorder:  # stands in for the mapping: which ranges were advised
+        calls = []
+
+        def madvise(self, option, start, length):
+            assert option == mmap.MADV_WILLNEED and start % PAGE == 0 and length % PAGE == 0
+            self.calls.append((start // PAGE, (start + length) // PAGE - 1))
+
+    rr = RandomRows(mapped[1])
+    rr.map, rr.row = Recorder(), row
+    rows = np.random.default_rng(row).integers(0, 5000, 300)
+    rr.prefetch(rows)
+    runs = rr.map.calls
+    advised = {p for a, b in runs for p in range(a, b + 1)}
+    wanted = {p for r in rows.tolist() for p in range((rr.start + r * row) // PAGE,
+                                                      (rr.start + (r + 1) * row - 1) // PAGE + 1)}
+    assert advised == wanted
+    assert all(a[1] + 1 < b[0] for a, b in zip(runs, runs[1:]))  # sorted, not adjacent
