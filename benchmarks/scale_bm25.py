@@ -69,6 +69,7 @@ class ChunkedBm25:
     def write(self, folder: Path, chunk: int = 200_000) -> int:
         """Write the bm25s files into ``folder``; the number of (passage, term) entries."""
         from index.store.bm25_arrays import compact
+        from index.store.bm25_impact import write_impacts
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -115,6 +116,7 @@ class ChunkedBm25:
         with open(folder / "params.index.json", "w") as fh:
             json.dump(params, fh, indent=4)
         compact(folder, self.n)  # as writer.write_generation does after bm25s's save
+        write_impacts(folder)
         return nnz
 
 

@@ -243,6 +243,9 @@ def build_chunked(index: Path, n: int, base: np.ndarray, questions: np.ndarray, 
                 write, truth = write + t2 - t1, truth + t0 - t2
             for f in (vectors, sentences, table):
                 f.close()
+            t0 = time.perf_counter()
+            archive.write_codes(tmp, np.load(tmp / archive.VECTORS, mmap_mode="r"))
+            phases["codes_s"] = time.perf_counter() - t0
             bm25.finish_adding()
             phases.update(generate_s=made, append_s=write, truth_s=truth,
                           peak_gen_gb=_peak_gb())

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .bm25_impact import Impacts
+
 
 class Bm25Arrays:
     """A BM25 index as bm25s saves it, read without importing bm25s (which pulls in scipy: 0.2 s
@@ -29,6 +31,8 @@ class Bm25Arrays:
         # bm25s adds an empty-string term with no column: one column per other term.
         if len(self.scores["indptr"]) - 1 not in (len(self.vocab_dict), len(self.vocab_dict) - 1):
             raise ValueError("BM25 vocabulary and score columns disagree")
+        # The long lists' impact prefixes (bm25_impact.py), where the build wrote them.
+        self.impacts = Impacts.load(folder)
 
 
 def compact(folder: Path, num_docs: int) -> None:

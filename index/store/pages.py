@@ -35,6 +35,7 @@ class RandomRows:
     mapping, and ``prefetch`` to start the reads of the rows about to be gathered."""
 
     def __init__(self, arr: np.ndarray):
+        self.resident = False  # set once the whole array is known to be in memory (warm.py)
         self.map = map_of(arr) if hasattr(mmap, "MADV_RANDOM") else None
         if self.map is None or arr.ndim != 2 or not arr.flags.c_contiguous:
             self.map = None  # not a mapped file (or no madvise here): plain indexing
@@ -48,7 +49,7 @@ class RandomRows:
     def prefetch(self, rows: np.ndarray) -> None:
         """Start reading the pages of ``rows`` (any order) so that gathering them waits for
         all of them together, not for one after another."""
-        if self.map is None or not len(rows):
+        if self.map is None or self.resident or not len(rows):
             return
         rows = np.unique(np.asarray(rows, dtype=np.int64))  # sorted: pages in file order
         first = (self.start + rows * self.row) // PAGE

@@ -33,6 +33,7 @@ from ..errors import IndexCorrupt, IndexMismatch, IndexMissing
 from ..fileio import sha256_file
 from . import archive
 from .bm25_arrays import Bm25Arrays, DocFreq
+from .bm25_impact import exact_scores, impact_top
 from .model_store import shared_listing
 from .pages import RandomRows
 
@@ -109,17 +110,21 @@ class IndexStore:
             self.faiss = faiss.read_index(str(self.gen_dir / "faiss.index"),
                                           faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
             self.exact = None  # archive indexes: the exact vectors, memory-mapped
+            self.codes = None  # and their int8 copy, (codes, scales), where the build wrote it
             if self.manifest.get("index_type") == "hnsw":
                 self.faiss.hnsw.efSearch = int((self.manifest.get("faiss") or {}).get(
                     "efSearch", HNSW["efSearch"]))
             elif self.manifest.get("index_type") == archive.ARCHIVE:
                 self.exact = archive.open_exact(self.faiss, self.manifest, self.gen_dir)
+                self.codes = archive.open_codes(self.manifest, self.gen_dir)
             self.sentence_vectors = np.load(self.gen_dir / "sentences.npy",
                                             mmap_mode="r").view(np.ndarray)  # as in table.py
             # An archive index is larger than memory: its scattered rows are read page by
             # page, several at once (pages.py); smaller indexes stay cached and are warmed.
             self._random = {} if self.exact is None else {
                 "exact": RandomRows(self.exact), "sentences": RandomRows(self.sentence_vectors)}
+            if self.codes is not None:
+                self._random["codes"] = RandomRows(self.codes[0])
             if self.exact is not None:
                 self.table.read_bodies_at_random()
         except Exception as exc:  # noqa: BLE001 - whatever the reader raised, it is damage
@@ -199,8 +204,11 @@ class IndexStore:
         passages (--since, --source), found by FAISS among them alone rather than by sorting
         the whole index."""
         if self.exact is not None:  # compressed candidates, re-ranked by exact vectors
+            coarse = None if self.codes is None else (
+                *self.codes, self._random["codes"].prefetch)
             return archive.search(self.faiss, self.exact, qvec, min(k, self.faiss.ntotal),
-                                  rows=rows, prefetch=self._random["exact"].prefetch)
+                                  rows=rows, prefetch=self._random["exact"].prefetch,
+                                  coarse=coarse)
         x = np.ascontiguousarray(qvec.reshape(1, -1), dtype=np.float32)
         if rows is None:
             k = min(k, self.faiss.ntotal)
@@ -259,16 +267,16 @@ class IndexStore:
                 lo, hi = int(sc["indptr"][tid]), int(sc["indptr"][tid + 1])
                 # int32 whatever the file holds (uint16 in small indexes: bm25_arrays.compact);
                 # for int32 rows this is the memory-mapped slice itself, no copy
-                yield sc["indices"][lo:hi].astype(np.int32, copy=False), sc["data"][lo:hi]
+                yield tid, sc["indices"][lo:hi].astype(np.int32, copy=False), sc["data"][lo:hi]
 
     def postings(self, tokens: list[str]) -> list[np.ndarray]:
         """The passage rows of each token's posting list (tokens no passage holds: none)."""
-        return [docs for docs, _ in self._postings(tokens)]
+        return [docs for _, docs, _ in self._postings(tokens)]
 
     def bm25_scores(self, tokens: list[str]) -> np.ndarray:
         """BM25 score of every passage for already tokenized (stemmed) query terms."""
         scores = np.zeros(len(self.passages), dtype=np.float32)
-        for docs, vals in self._postings(tokens):
+        for _, docs, vals in self._postings(tokens):
             scores[docs] += vals  # a posting list names each passage once: no np.add.at
         return scores
 
@@ -282,16 +290,28 @@ class IndexStore:
         ``allowed``: a boolean mask of the passages that may be returned. ``also``: passage
         rows whose scores are returned too, as a third value (0 where a row matches nothing).
         """
-        # Row numbers as numpy's index type once: indexing with int32 rows converts them
-        # again at every use (scatter, gather, clear), ~a third of this function at 1M.
-        postings = [(docs.astype(np.intp), vals) for docs, vals in self._postings(tokens)]
+        raw = list(self._postings(tokens))
         empty = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         extra = () if also is None else (np.zeros(len(also), dtype=np.float32),)
-        if not postings:
+        if not raw:
             return (*empty, *extra)
         buf = getattr(self._local, "buf", None)
         if buf is None:
             buf = self._local.buf = np.zeros(len(self.passages), dtype=np.float32)
+        impacts = self.bm25.impacts
+        if impacts is not None:  # archive-size indexes: long lists read by prefix first
+            lists = [(docs, vals, impacts.prefix(tid)) for tid, docs, vals in raw]
+            tbuf = getattr(self._local, "tbuf", None)
+            if tbuf is None:
+                tbuf = self._local.tbuf = np.zeros(len(self.passages), dtype=np.float32)
+            got = impact_top(lists, k, buf, tbuf, allowed)
+            if got is not None:
+                scores = () if also is None else (
+                    exact_scores(lists, np.asarray(also, dtype=np.int32)),)
+                return (*got, *scores)
+        # Row numbers as numpy's index type once: indexing with int32 rows converts them
+        # again at every use (scatter, gather, clear), ~a third of this function at 1M.
+        postings = [(docs.astype(np.intp), vals) for _, docs, vals in raw]
         try:
             for docs, vals in postings:
                 buf[docs] += vals

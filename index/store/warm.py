@@ -12,10 +12,13 @@ process and the rest of the machine use more.
 
 from __future__ import annotations
 
+import mmap
 import os
 import threading
 
 import numpy as np
+
+from .pages import map_of
 
 # Warm only what fits comfortably: at most this share of the machine's memory.
 WARM_SHARE = 0.25
@@ -25,7 +28,18 @@ _CHUNK = 64 << 20  # bytes touched per numpy call: the GIL is free between two
 
 def mapped_arrays(store) -> list[np.ndarray]:
     """The memory-mapped arrays a question reads at random: sentence vectors, the passage
-    table's rows and spans, and the BM25 postings (loaded here if they were not)."""
+    table's rows and spans, and the BM25 postings (loaded here if they were not).
+
+    An archive index is larger than the memory (39 GB at 10M passages): only what every
+    question reads is mapped in, the int8 passage vectors that score the PQ candidates, the
+    table's rows and spans and the BM25 list offsets and impact prefixes (4 GB at 10M); its
+    sentence vectors, exact vectors and full posting lists stay on disk (pages.py)."""
+    if store.exact is not None:
+        arrays = [*(store.codes or ()), store.table.rows, store.table.spans,
+                  store.bm25.scores["indptr"]]
+        if store.bm25.impacts is not None:
+            arrays += store.bm25.impacts.mapped()
+        return [a for a in arrays if a.size]
     arrays = [store.sentence_vectors, store.table.rows, store.table.spans]
     arrays += [store.bm25.scores[name] for name in ("data", "indices", "indptr")]
     return [a for a in arrays if a.size]
@@ -46,6 +60,11 @@ def touch(arrays: list[np.ndarray]) -> int:
     for arr in arrays:
         if not arr.flags.c_contiguous:
             continue
+        whole = map_of(arr)
+        if whole is not None and hasattr(mmap, "MADV_WILLNEED"):
+            # One request for the whole file: a mapping advised MADV_RANDOM (pages.py) would
+            # otherwise be read a page per fault.
+            whole.madvise(mmap.MADV_WILLNEED)
         flat = arr.reshape(-1).view(np.uint8)
         for start in range(0, len(flat), _CHUNK):
             int(flat[start:start + _CHUNK:_PAGE].max())
@@ -61,6 +80,12 @@ def warm_in_background(store, share: float | None = None) -> threading.Thread | 
     limit = (WARM_SHARE if share is None else share) * physical_memory()
     if not arrays or size > limit:
         return None
-    thread = threading.Thread(target=touch, args=(arrays,), daemon=True, name="citebot-warm")
+    def run():
+        touch(arrays)
+        codes = getattr(store, "_random", {}).get("codes")
+        if codes is not None:
+            codes.resident = True  # in memory now: no read-ahead advice per question
+
+    thread = threading.Thread(target=run, daemon=True, name="citebot-warm")
     thread.start()
     return thread

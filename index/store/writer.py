@@ -20,6 +20,7 @@ from ..corpus.passages import Passage
 from ..fileio import fsync_dir, sha256_file, write_json_atomic
 from . import archive
 from .bm25_arrays import compact as compact_bm25
+from .bm25_impact import write_impacts
 from .model_store import attach_model, prune_models
 from .store import FORMAT_VERSION, HNSW, KEEP_GENERATIONS, MANIFEST, _stamp, read_manifest
 
@@ -114,6 +115,7 @@ def write_generation(index_dir: Path, data: BuildData) -> dict:
         write_table(tmp_dir, data.articles, data.passages)
         data.bm25.save(str(tmp_dir / "bm25"))
         compact_bm25(tmp_dir / "bm25", len(data.passages))
+        write_impacts(tmp_dir / "bm25")  # archive sizes: the long lists' best postings
         for rel, src in data.extra_files.items():
             (tmp_dir / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, tmp_dir / rel)

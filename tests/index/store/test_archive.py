@@ -62,6 +62,30 @@ def test_reranked_search_finds_the_exact_neighbours(ivf20k):
     assert np.array_equal(idx[:10], truth[0]) and np.all(np.diff(sc) <= 1e-6)
 
 
+def test_int8_first_pass_keeps_the_exact_answers(ivf20k, tmp_path):
+    """The PQ candidates scored by the int8 copy first, the best EXACT_DEPTH then by the exact
+    vectors: the same top hits and the same exact scores as re-ranking every candidate."""
+    from index.store import archive
+
+    x, info, index = ivf20k
+    exact = x.astype(np.float16)
+    archive.write_codes(tmp_path, exact)
+    manifest = {"passages": len(x), "dim": x.shape[1]}
+    codes, scales = archive.open_codes(manifest, tmp_path)
+    assert codes.dtype == np.int8 and codes.shape == x.shape and scales.shape == (len(x),)
+    approx = codes.astype(np.float32) * scales[:, None]
+    assert np.abs(approx - exact.astype(np.float32)).max() <= scales.max() / 2 + 1e-6
+    queries = _clustered(50, seed=4)
+    for k in (10, 50, 80):  # 2k above EXACT_DEPTH too
+        for q in queries:
+            a = archive.search(index, exact, q, k)
+            b = archive.search(index, exact, q, k, coarse=(codes, scales, None))
+            assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert archive.open_codes(manifest, tmp_path / "none") is None  # built without them
+    with pytest.raises(ValueError):
+        archive.open_codes({"passages": 5, "dim": x.shape[1]}, tmp_path)
+
+
 def test_filtered_search_stays_among_the_rows(ivf20k, monkeypatch):
     """--since/--source: only the allowed rows, found by the IVF lists with a selector (or
     exactly when few), still re-ranked by the exact vectors."""
@@ -110,7 +134,7 @@ def test_archive_index_answers_like_exact_search(archive_index, seed_bot, seed_d
     assert store.exact.dtype == np.float16 and store.sentence_vectors.dtype == np.float16
     # larger than memory at archive sizes: scattered rows read page by page (pages.py)
     assert {k: r.map is not None for k, r in store._random.items()} == {
-        "exact": True, "sentences": True}
+        "exact": True, "sentences": True, "codes": True}
     flat = IndexStore(seed_bot.config.index)
     assert flat._random == {}  # an index that fits memory keeps the kernel's read-ahead
     q = flat.sentence_vectors[3].astype(np.float32)

@@ -85,3 +85,24 @@ def test_a_kept_warm_bot_warms_each_index_it_loads(tmp_path):
     assert bot.load_newer()
     assert bot.store is not first
     assert mapped_in_soon(bot.store.sentence_vectors)
+
+
+def test_an_archive_index_warms_what_every_question_reads(tmp_path):
+    """Larger than the memory at its sizes: the int8 vectors, table rows and BM25 offsets are
+    mapped in, not the sentence or exact vectors; then no read advice per question."""
+    from index.store.store import IndexStore
+    from index.store.warm import mapped_arrays
+
+    _, index = hash_index(tmp_path, index_type="archive")
+    store = IndexStore(index)
+    arrays = mapped_arrays(store)
+    assert any(a is store.codes[0] for a in arrays) and any(a is store.table.rows for a in arrays)
+    assert not any(a is store.sentence_vectors or a is store.exact for a in arrays)
+    q = store.sentence_vectors[2].astype(np.float32)
+    before = store.dense_search(q, 5)
+    assert not store._random["codes"].resident
+    thread = store.warm()
+    thread.join(30)
+    assert store._random["codes"].resident and resident_kb(store.codes[0]) > 0
+    after = store.dense_search(q, 5)
+    assert all(np.array_equal(x, y) for x, y in zip(before, after))
