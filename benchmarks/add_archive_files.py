@@ -1,5 +1,5 @@
 """Give an archive index built before them the files later builds write beside it: the int8
-passage vectors (archive.write_codes) and the BM25 impact prefixes (bm25_impact.write_impacts),
+passage vectors (archive.write_codes) and the BM25 impact prefixes (bm25_arrays.write_impacts),
 then hash them into the manifest as writer.seal_generation does.
 
     python benchmarks/add_archive_files.py INDEX_DIR
@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from index.fileio import sha256_file, write_json_atomic  # noqa: E402
 from index.store import archive  # noqa: E402
-from index.store.bm25_impact import write_impacts  # noqa: E402
+from index.store.bm25_arrays import write_impacts  # noqa: E402
 from index.store.store import MANIFEST, _stamp, read_manifest  # noqa: E402
 
 

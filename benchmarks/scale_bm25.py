@@ -68,8 +68,7 @@ class ChunkedBm25:
 
     def write(self, folder: Path, chunk: int = 200_000) -> int:
         """Write the bm25s files into ``folder``; the number of (passage, term) entries."""
-        from index.store.bm25_arrays import compact
-        from index.store.bm25_impact import write_impacts
+        from index.store.bm25_arrays import compact, write_impacts
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)

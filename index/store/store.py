@@ -32,8 +32,7 @@ import numpy as np
 from ..errors import IndexCorrupt, IndexMismatch, IndexMissing
 from ..fileio import sha256_file
 from . import archive
-from .bm25_arrays import Bm25Arrays, DocFreq
-from .bm25_impact import exact_scores, impact_top
+from .bm25_arrays import Bm25Arrays, DocFreq, exact_scores, impact_top
 from .model_store import shared_listing
 from .pages import RandomRows
 

@@ -20,7 +20,7 @@ from ..corpus.passages import Passage
 from ..fileio import fsync_dir, sha256_file, write_json_atomic
 from . import archive
 from .bm25_arrays import compact as compact_bm25
-from .bm25_impact import write_impacts
+from .bm25_arrays import write_impacts
 from .model_store import attach_model, prune_models
 from .store import FORMAT_VERSION, HNSW, KEEP_GENERATIONS, MANIFEST, _stamp, read_manifest
 

@@ -1,13 +1,13 @@
-"""BM25 by impact prefixes (bm25_impact.py) gives exactly what adding up every posting list
+"""BM25 by impact prefixes (bm25_arrays.py) gives exactly what adding up every posting list
 gives: the same passages, order and float32 scores, with filters, extra rows and ties."""
 
 import numpy as np
 import pytest
 from conftest import ROOT
 
-from index.store import bm25_impact
+from index.store import bm25_arrays
 from index.store import store as store_mod
-from index.store.bm25_impact import Impacts, write_impacts
+from index.store.bm25_arrays import Impacts, write_impacts
 from index.store.store import IndexStore
 
 
@@ -65,7 +65,7 @@ def test_impact_top_equals_the_full_computation(synthetic, monkeypatch):
     assert fast.bm25.impacts is not None
     full.bm25.impacts = None  # the same index, every list added up
     settled = []
-    real = bm25_impact.impact_top
+    real = bm25_arrays.impact_top
 
     def counted(lists, *args, **kw):
         got = real(lists, *args, **kw)
@@ -76,7 +76,7 @@ def test_impact_top_equals_the_full_computation(synthetic, monkeypatch):
     monkeypatch.setattr(store_mod, "impact_top", counted)
     # Lists of a few hundred postings: look candidates up however many there are (at 10M
     # the lists are long and the candidates few).
-    monkeypatch.setattr(bm25_impact, "LOOKUP_SHARE", 1e9)
+    monkeypatch.setattr(bm25_arrays, "LOOKUP_SHARE", 1e9)
     n = len(fast.passages)
     rng = np.random.default_rng(0)
     half = rng.random(n) < 0.5
