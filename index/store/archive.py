@@ -26,16 +26,22 @@ VECTORS = "vectors.npy"  # the exact passage vectors, float16 (n, dim)
 # The same vectors as int8 with one float32 scale a row (half the bytes: 3.8 GB at 10M, kept in
 # memory by a serving process): the PQ candidates are scored with them first, and only the
 # best EXACT_DEPTH are read from the float16 file (a ~1,000-row read a question became ~130).
+# Cheap candidates allow more of them: CODES_DEPTH instead of RERANK_DEPTH, which at 10M
+# synthetic passages took recall@10 from 0.954 to 0.984 for ~1 ms (docs/benchmarks.md); the
+# int8 order kept the top 50 of every question at EXACT_DEPTH 64 already.
 CODES, SCALES = "vectors.int8.npy", "vectors.scale.npy"
 EXACT_DEPTH = 128
+CODES_DEPTH = 2048
 # HNSW is kept up to here: at 2M passages its vectors and graph are ~3.4 GB of memory.
 ARCHIVE_ABOVE = 2_000_000
 PQ_M = 48                     # PQ sub-quantizers: 48 bytes a passage (8 dims each at 384)
 # PQ candidates re-scored with the exact vectors. The PQ codes' error, not nprobe, bounds the
 # recall: at 2M mixtures of real MiniLM vectors (bench_scale.py), recall@10 0.911 at 256,
 # 0.970 at 512, 0.994 at 1024 for +1 ms (docs/benchmarks.md); nprobe 32-256 changed nothing.
-RERANK_DEPTH = 1024
-NPROBE = 64                   # inverted lists scanned per question
+RERANK_DEPTH = 1024           # without the int8 copy (indexes built before it)
+# Inverted lists scanned per question: the scan is most of the search (~10 ms at 10M); 32
+# lost little there (0.980 against 0.984) but much on the tests' harder 20k vectors.
+NPROBE = 64
 TRAIN_PER_LIST = 48           # training sample: this many vectors per inverted list
 CHUNK = 200_000               # vectors added / written at a time
 EXACT_ABOVE_FRACTION = 0.05   # a search deeper than this share of the index is done exactly
@@ -146,10 +152,11 @@ def open_exact(index, manifest: dict, gen_dir: Path) -> np.ndarray:
     return exact
 
 
-def search(index, exact: np.ndarray, qvec: np.ndarray, k: int, depth: int = RERANK_DEPTH,
+def search(index, exact: np.ndarray, qvec: np.ndarray, k: int, depth: int | None = None,
            rows: np.ndarray | None = None, prefetch=None,
            coarse=None) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k by exact cosine among the PQ index's best ``max(k, depth)``: (indices, scores).
+    """Top-k by exact cosine among the PQ index's best ``max(k, depth)``: (indices, scores);
+    depth by default CODES_DEPTH with ``coarse``, else RERANK_DEPTH.
     ``rows``: only these passages (a filtered question); ``prefetch(rows)``: starts reading
     the candidates' exact vectors before they are gathered (pages.RandomRows); ``coarse``:
     (int8 codes, scales, their prefetch or None), to keep only the candidates' best
@@ -157,6 +164,8 @@ def search(index, exact: np.ndarray, qvec: np.ndarray, k: int, depth: int = RERA
     n = len(exact) if rows is None else len(rows)
     if k <= 0 or n == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    if depth is None:
+        depth = RERANK_DEPTH if coarse is None else CODES_DEPTH
     q = np.ascontiguousarray(qvec.reshape(1, -1), dtype=np.float32)
     params = {}
     if rows is not None:
@@ -236,8 +245,8 @@ def index_reason(manifest: dict, flat_max: int) -> str:
               "hnsw": lambda: f"M {info.get('M')}, efSearch {info.get('efSearch')}, "
                               f"{stored} vectors",
               "archive": lambda: (f"IVF{info.get('nlist')},PQ{info.get('pq_m')}, nprobe "
-                                  f"{info.get('nprobe')}, re-rank {RERANK_DEPTH} by "
-                                  + (f"int8 vectors, the best {EXACT_DEPTH} by "
-                                     if info.get("codes") else "")
+                                  f"{info.get('nprobe')}, re-rank "
+                                  + (f"{CODES_DEPTH} by int8 vectors, the best {EXACT_DEPTH} by "
+                                     if info.get("codes") else f"{RERANK_DEPTH} by ")
                                   + f"{info.get('vector_dtype')} vectors")}.get(kind)
     return f"{why}" + (f" ({params()})" if params else "")
