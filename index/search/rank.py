@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -44,6 +45,16 @@ from .quotes import (
 from .timeframe import TimeTerms, passage_days, read_timeframe
 
 _ANALYSIS_CACHE = 4096  # passages whose sentences stay tokenized between questions
+_POOL: list[ThreadPoolExecutor] = []
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The threads that run archive indexes' BM25 searches beside their dense ones."""
+    with _POOL_LOCK:
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(max_workers=2, thread_name_prefix="citebot-bm25"))
+        return _POOL[0]
 
 
 class Ranker:
@@ -170,10 +181,19 @@ class Ranker:
         n = len(self.store.passages)
         rows, allowed = self._allowed_rows(articles, time.cutoff if time else None)
         bonus = time.bonus if time is not None and mode == "hybrid" else None
+        lexical = mode != "dense" and bool(q.tokens)
+        # An archive index (millions of passages) takes ~10 ms for each of the two searches:
+        # BM25 runs in a second thread meanwhile (both release the GIL for their work), and
+        # the dense candidates' BM25 scores are looked up after (bitwise the same values).
+        pending = _pool().submit(self.store.bm25_top, q.tokens, p.candidates, allowed) \
+            if lexical and self.store.exact is not None else None
         dense_idx, dense_sc = self._dense(q.vec, min(n, p.candidates), rows, allowed)
         dense_rows = dense_idx.tolist()
         dense = dict(zip(dense_rows, dense_sc.tolist()))
-        if mode != "dense" and q.tokens:
+        if pending is not None:
+            hits, hit_sc = pending.result()
+            dense_bm = self.store.bm25_scores_of(q.tokens, dense_idx)
+        elif lexical:
             hits, hit_sc, dense_bm = self.store.bm25_top(q.tokens, p.candidates,
                                                          allowed=allowed, also=dense_idx)
         else:

@@ -279,6 +279,12 @@ class IndexStore:
             scores[docs] += vals  # a posting list names each passage once: no np.add.at
         return scores
 
+    def bm25_scores_of(self, tokens: list[str], rows: np.ndarray) -> np.ndarray:
+        """BM25 scores of some passages (float32, 0 where none matches): bm25_top's ``also``
+        values, bitwise, by binary search in each posting list."""
+        lists = [(docs, vals, None) for _, docs, vals in self._postings(tokens)]
+        return exact_scores(lists, np.asarray(rows, dtype=np.int64))
+
     def bm25_top(self, tokens: list[str], k: int, allowed: np.ndarray | None = None,
                  also: np.ndarray | None = None):
         """The k best passages by BM25: (indices, scores), best first; only matches.

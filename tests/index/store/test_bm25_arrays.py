@@ -90,6 +90,7 @@ def test_impact_top_equals_the_full_computation(synthetic, monkeypatch, share):
             assert np.array_equal(a[0], b[0]), (q, k)
             assert a[1].dtype == b[1].dtype == np.float32
             assert np.array_equal(a[1], b[1]) and np.array_equal(a[2], b[2]), (q, k)
+            assert np.array_equal(full.bm25_scores_of(q, also), b[2])  # looked up apart
     # Both ways were taken: the bound settles most questions, not all.
     assert sum(settled) > len(settled) // 2 and not all(settled)
     assert not fast._local.buf.any() and not fast._local.tbuf.any()  # left cleared
