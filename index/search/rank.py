@@ -186,7 +186,7 @@ class Ranker:
         # BM25 runs in a second thread meanwhile (both release the GIL for their work), and
         # the dense candidates' BM25 scores are looked up after (bitwise the same values).
         pending = _pool().submit(self.store.bm25_top, q.tokens, p.candidates, allowed) \
-            if lexical and self.store.exact is not None else None
+            if lexical and getattr(self.store, "exact", None) is not None else None
         dense_idx, dense_sc = self._dense(q.vec, min(n, p.candidates), rows, allowed)
         dense_rows = dense_idx.tolist()
         dense = dict(zip(dense_rows, dense_sc.tolist()))

@@ -294,6 +294,8 @@ class IndexStore:
         are picked among the postings (at 1M passages: ~1 ms instead of ~6 ms).
         ``allowed``: a boolean mask of the passages that may be returned. ``also``: passage
         rows whose scores are returned too, as a third value (0 where a row matches nothing).
+        An index with impact prefixes (archive sizes) reads its long lists by them first
+        (bm25_arrays.impact_top), with the same result.
         """
         raw = list(self._postings(tokens))
         empty = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
