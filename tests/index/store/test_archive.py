@@ -51,6 +51,12 @@ def test_reranked_search_finds_the_exact_neighbours(ivf20k):
 
     x, info, index = ivf20k
     assert faiss.extract_index_ivf(index).nprobe == info["nprobe"]
+    # 4-bit codes scanned by FAISS's SIMD kernels, as many bytes a vector as 8-bit PQ of half
+    # the sub-quantizers (what indexes before it were: still read and searched the same way)
+    assert isinstance(index, faiss.IndexIVFPQFastScan) and info["fast_scan"]
+    assert info["pq_m"] * info["pq_bits"] // 8 == 32  # bytes a vector at 64 dims (PQ32x8's)
+    assert archive.factory_string(len(x), {**info, "fast_scan": None}).endswith(
+        f"PQ{info['pq_m']}x8")
     exact = x.astype(np.float16)
     queries = _clustered(50, seed=1)
     truth = np.argsort(-(queries @ x.T), axis=1)[:, :10]
