@@ -20,8 +20,10 @@ import numpy as np
 
 from .pages import map_of
 
-# Warm only what fits comfortably: at most this share of the machine's memory.
-WARM_SHARE = 0.25
+# Warm only what fits comfortably: at most this share of the machine's memory. The pages are
+# page cache (the kernel takes them back under pressure), and 0.4 lets in what every question
+# at 10M archive passages reads (8.2 GB on the 24 GB machine; 0.25 left out its postings).
+WARM_SHARE = 0.40
 _PAGE = 4096
 _CHUNK = 64 << 20  # bytes touched per numpy call: the GIL is free between two
 
@@ -30,13 +32,15 @@ def mapped_arrays(store) -> list[np.ndarray]:
     """The memory-mapped arrays a question reads at random: sentence vectors, the passage
     table's rows and spans, and the BM25 postings (loaded here if they were not).
 
-    An archive index is larger than the memory (39 GB at 10M passages): only what every
+    An archive index is larger than the memory (43 GB at 10M passages): only what every
     question reads is mapped in, the int8 passage vectors that score the PQ candidates, the
-    table's rows and spans and the BM25 list offsets and impact prefixes (4 GB at 10M); its
-    sentence vectors, exact vectors and full posting lists stay on disk (pages.py)."""
+    table's rows and spans, and the BM25 postings with their impact prefixes (8.2 GB at 10M:
+    fresh questions 61 -> 25 ms p50 after a restart once the postings were in it, 34 -> 20 ms
+    in the next process, docs/benchmarks.md); its sentence and exact vectors stay on disk
+    (pages.py)."""
     if store.exact is not None:
         arrays = [*(store.codes or ()), store.table.rows, store.table.spans,
-                  store.bm25.scores["indptr"]]
+                  *(store.bm25.scores[name] for name in ("indptr", "indices", "data"))]
         if store.bm25.impacts is not None:
             arrays += store.bm25.impacts.mapped()
         return [a for a in arrays if a.size]

@@ -88,7 +88,7 @@ def test_a_kept_warm_bot_warms_each_index_it_loads(tmp_path):
 
 
 def test_an_archive_index_warms_what_every_question_reads(tmp_path):
-    """Larger than the memory at its sizes: the int8 vectors, table rows and BM25 offsets are
+    """Larger than the memory at its sizes: the int8 vectors, table rows and BM25 postings are
     mapped in, not the sentence or exact vectors; then no read advice per question."""
     from index.store.store import IndexStore
     from index.store.warm import mapped_arrays
@@ -97,6 +97,7 @@ def test_an_archive_index_warms_what_every_question_reads(tmp_path):
     store = IndexStore(index)
     arrays = mapped_arrays(store)
     assert any(a is store.codes[0] for a in arrays) and any(a is store.table.rows for a in arrays)
+    assert any(a is store.bm25.scores["data"] for a in arrays)
     assert not any(a is store.sentence_vectors or a is store.exact for a in arrays)
     q = store.sentence_vectors[2].astype(np.float32)
     before = store.dense_search(q, 5)
