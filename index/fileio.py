@@ -108,6 +108,23 @@ def folder_lock(folder: Path, name: str | None = None, on_wait=None):
         os.close(fd)
 
 
+def install_dir(tmp: Path, dest: Path, intact) -> None:
+    """Put the finished folder ``tmp`` at ``dest``, unless another process put an equally good
+    one there meanwhile (``intact(dest)``: then ``tmp`` is dropped and readers of theirs go on
+    reading). Builds in parallel (the test suite's workers, two builds at once) each make the
+    same cache folder; swapping one in under another process that is reading it failed."""
+    try:
+        os.rename(tmp, dest)  # atomic, and refused when dest is there (a non-empty folder)
+        return
+    except OSError:
+        if not dest.exists():
+            raise
+    if intact(dest):
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        replace_dir(tmp, dest)
+
+
 def replace_dir(tmp: Path, dest: Path) -> None:
     """Put the finished folder ``tmp`` at ``dest`` with one rename; a ``dest`` already there (an
     older revision, or a damaged copy) is renamed aside first and then removed, so that readers

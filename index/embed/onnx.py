@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import IndexMismatch
-from ..fileio import replace_dir, sha256_file
+from ..fileio import install_dir, sha256_file
 from .base import Embedder, bucket_batches, cpu_count
 
 ONNX_DIR = "onnx"
@@ -166,10 +166,9 @@ def export_model(st_model, name: str, fingerprint: str, dest: Path) -> Path:
         want = st_model.encode(PROBES, normalize_embeddings=True, convert_to_numpy=True)
         if float(np.min(np.sum(probe * want, axis=1))) < 0.9999:
             raise ValueError("the ONNX export does not reproduce the model's vectors")
-        if cached_export(fingerprint, dest.parent) == dest:
-            shutil.rmtree(tmp, ignore_errors=True)  # another build exported it meanwhile
-        else:
-            replace_dir(tmp, dest)  # an older revision, or a damaged one, is set aside first
+        # another build's export made meanwhile is kept; an older revision, or a damaged
+        # one, is set aside first
+        install_dir(tmp, dest, lambda d: cached_export(fingerprint, d.parent) == d)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -333,10 +332,17 @@ def derived_export(folder: Path, suffix: str, marks: dict, convert, min_cos: flo
     folder = Path(folder)
     source = read_spec(folder) or {}
     dest = folder.parent / f"{folder.name}-{suffix}"
-    spec = read_spec(dest)
-    if spec and all(spec.get(k) == v for k, v in marks.items()) and \
-            spec.get("source_sha256") == source.get("onnx_sha256") and \
-            sha256_file(dest / "model.onnx") == spec.get("onnx_sha256"):
+
+    def intact(d: Path) -> bool:  # made from the same model, files as recorded
+        spec = read_spec(d)
+        try:
+            return bool(spec) and all(spec.get(k) == v for k, v in marks.items()) and \
+                spec.get("source_sha256") == source.get("onnx_sha256") and \
+                sha256_file(d / "model.onnx") == spec.get("onnx_sha256")
+        except OSError:  # being replaced by another process
+            return False
+
+    if intact(dest):
         return dest
     tmp = folder.parent / f".{dest.name}.{uuid.uuid4().hex[:8]}.tmp"
     try:
@@ -350,7 +356,7 @@ def derived_export(folder: Path, suffix: str, marks: dict, convert, min_cos: flo
         want = OnnxEmbedder(folder, threads=threads).encode(PROBES)
         if float(np.min(np.sum(got * want, axis=1))) < min_cos:
             raise ValueError(f"the {suffix} model does not reproduce the folder's vectors")
-        replace_dir(tmp, dest)
+        install_dir(tmp, dest, intact)
         return dest
     except Exception:  # noqa: BLE001 - no such sibling: the caller keeps the folder's model
         if os.environ.get("CITEBOT_DEBUG"):

@@ -6,8 +6,8 @@ it needs its vectors (1.5 KB a passage) and graph in memory to be fast, 17 GB at
 passages, and takes hours to build on a few cores. The archive index keeps only 48-byte PQ codes
 and the inverted lists in memory (~0.06 KB a passage), as 4-bit "fast-scan" codes that FAISS
 scans with SIMD shuffles (96 sub-quantizers of 4 bits: 48 bytes a passage, the bytes of PQ48x8
-with its recall, at a quarter of its scan: docs/benchmarks.md); each question scans ``nprobe`` lists,
-takes the best ``RERANK_DEPTH`` codes and scores them again with their exact vectors
+with about its recall, at a tenth of its scan: docs/benchmarks.md); each question scans
+``nprobe`` lists, takes the best ``RERANK_DEPTH`` codes and scores them again with their exact vectors
 (``vectors.npy``, float16, 768 B a passage, on disk: a question reads about a thousand rows).
 
 Everything works in chunks so that a 10-million-passage build never holds all vectors as
@@ -39,7 +39,8 @@ ARCHIVE_ABOVE = 2_000_000
 PQ_M = 48                     # bytes of PQ code a passage (8 dims a byte at 384)
 # 4-bit sub-quantizers scanned by FAISS's fast-scan kernels: twice as many (96 of 4 dims) in
 # the same 48 bytes. At 10M synthetic passages, nprobe 64, depth 2,048: recall@10 0.982 with a
-# 2.9 ms scan, against 0.984 and 10-14 ms for 8-bit codes (48 of 4 bits: 0.833).
+# 2.9 ms scan on an AVX2 CPU, against 0.984 and 10-14 ms for 8-bit codes (48 of 4 bits: 0.833);
+# the index built with them: 0.975 over bench_scale.py's 300 questions, ~1 ms on AVX-512.
 PQ_BITS = 4
 # PQ candidates re-scored with the exact vectors. The PQ codes' error, not nprobe, bounds the
 # recall: at 2M mixtures of real MiniLM vectors (bench_scale.py), recall@10 0.911 at 256,
@@ -264,7 +265,8 @@ def index_reason(manifest: dict, flat_max: int) -> str:
               "hnsw": lambda: f"M {info.get('M')}, efSearch {info.get('efSearch')}, "
                               f"{stored} vectors",
               "archive": lambda: (f"IVF{info.get('nlist')},PQ{info.get('pq_m')}"
-                                  + ("x4 fast-scan" if info.get("fast_scan") else "")
+                                  + (f"x{info.get('pq_bits', PQ_BITS)} fast-scan"
+                                     if info.get("fast_scan") else "")
                                   + f", nprobe "
                                   f"{info.get('nprobe')}, re-rank "
                                   + (f"{CODES_DEPTH} by int8 vectors, the best {EXACT_DEPTH} by "

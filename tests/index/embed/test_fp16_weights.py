@@ -105,3 +105,31 @@ def test_an_index_with_an_fp32_model_still_loads_and_answers(seed_bot, embedder,
         want, got = seed_bot.ask(q), bot.ask(q)
         assert [(c.id, c.start, c.end) for c in got.citations] == \
                [(c.id, c.start, c.end) for c in want.citations], q
+
+
+def test_a_sibling_another_build_made_meanwhile_is_kept(fp32_export, tmp_path):
+    """Two builds (the test suite's workers) make the same float16 sibling at once: the one
+    that finishes second keeps the first one's folder, which the first may be reading (it was
+    swapped out under it: FileNotFoundError in a fresh clone's test run), and drops its own."""
+    from index.embed.onnx import derived_export
+
+    folder = tmp_path / "export"
+    shutil.copytree(fp32_export, folder)
+    sibling = tmp_path / f"export-{fp16.SUFFIX}"
+    marks = {"stored_weights": fp16.STORED}
+    seen = {}
+
+    def convert(model, dest):
+        # the other build, finishing first, while this one converts
+        seen["other"] = derived_export(folder, fp16.SUFFIX, marks, convert_alone, 0.9999)
+        seen["inode"] = sibling.stat().st_ino
+        convert_alone(model, dest)
+
+    def convert_alone(model, dest):
+        assert fp16.half_weights(model, dest)
+
+    got = derived_export(folder, fp16.SUFFIX, marks, convert, 0.9999)
+    assert got == seen["other"] == sibling
+    assert sibling.stat().st_ino == seen["inode"]  # the first one's folder, never swapped
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export", sibling.name]  # no leftovers
+    assert OnnxEmbedder(sibling).encode(QUESTIONS[:2]).shape == (2, 384)

@@ -176,6 +176,18 @@ def test_index_info_says_which_index_and_why(archive_index, seed_bot, seed_dir):
     assert "exact search is fast enough" in r.stdout.decode()
 
 
+def test_index_info_names_the_fast_scan_codes():
+    from index.store import archive
+    from index.store.writer import FLAT_MAX
+
+    n = archive.ARCHIVE_ABOVE + 1
+    manifest = {"index_type": "archive", "passages": n, "faiss": archive.params_for(n, 384)}
+    why = archive.index_reason(manifest, FLAT_MAX)
+    assert "IVF1024,PQ96x4 fast-scan" in why and "PQ codes in memory" in why
+    old = {**manifest, "faiss": {**manifest["faiss"], "fast_scan": None, "pq_m": 48}}
+    assert "IVF1024,PQ48, nprobe" in archive.index_reason(old, FLAT_MAX)  # built before
+
+
 def test_damaged_exact_vectors_are_refused(archive_index, tmp_path):
     import shutil
 
