@@ -6,7 +6,7 @@ it needs its vectors (1.5 KB a passage) and graph in memory to be fast, 17 GB at
 passages, and takes hours to build on a few cores. The archive index keeps only 48-byte PQ codes
 and the inverted lists in memory (~0.06 KB a passage), as 4-bit "fast-scan" codes that FAISS
 scans with SIMD shuffles (96 sub-quantizers of 4 bits: 48 bytes a passage, the bytes of PQ48x8
-with about its recall, at a tenth of its scan: docs/benchmarks.md); each question scans
+with about its recall, at a quarter of its scan or less: docs/benchmarks.md); each question scans
 ``nprobe`` lists, takes the best ``RERANK_DEPTH`` codes and scores them again with their exact vectors
 (``vectors.npy``, float16, 768 B a passage, on disk: a question reads about a thousand rows).
 
