@@ -38,14 +38,14 @@ def mapped_arrays(store) -> list[np.ndarray]:
     fresh questions 61 -> 25 ms p50 after a restart once the postings were in it, 34 -> 20 ms
     in the next process, docs/benchmarks.md); its sentence and exact vectors stay on disk
     (pages.py)."""
+    common = [store.table.rows, store.table.spans,
+              *(store.bm25.scores[name] for name in ("data", "indices", "indptr"))]
     if store.exact is not None:
-        arrays = [*(store.codes or ()), store.table.rows, store.table.spans,
-                  *(store.bm25.scores[name] for name in ("indptr", "indices", "data"))]
+        arrays = [*(store.codes or ()), *common]
         if store.bm25.impacts is not None:
             arrays += store.bm25.impacts.mapped()
-        return [a for a in arrays if a.size]
-    arrays = [store.sentence_vectors, store.table.rows, store.table.spans]
-    arrays += [store.bm25.scores[name] for name in ("data", "indices", "indptr")]
+    else:
+        arrays = [store.sentence_vectors, *common]
     return [a for a in arrays if a.size]
 
 
