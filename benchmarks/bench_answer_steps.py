@@ -68,6 +68,7 @@ def main() -> None:
     for name in ("dense_search", "bm25_top", "passage_vectors", "prefetch_sentences"):
         timed(store, name)
     timed(rank.Ranker, "_sentence_cosines")
+    timed(rank.Ranker, "_sentence_cosines_coarse")
     searcher = Searcher(store, None)
     first = args.start - 1 if args.start else -1  # a question outside the timed ones
     text = " ".join(queries[first])

@@ -246,6 +246,9 @@ def build_chunked(index: Path, n: int, base: np.ndarray, questions: np.ndarray, 
             t0 = time.perf_counter()
             archive.write_codes(tmp, np.load(tmp / archive.VECTORS, mmap_mode="r"))
             phases["codes_s"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            archive.write_sentence_codes(tmp, np.load(tmp / "sentences.npy", mmap_mode="r"))
+            phases["sentence_codes_s"] = time.perf_counter() - t0
             bm25.finish_adding()
             phases.update(generate_s=made, append_s=write, truth_s=truth,
                           peak_gen_gb=_peak_gb())

@@ -7,8 +7,10 @@ passages, and takes hours to build on a few cores. The archive index keeps only 
 and the inverted lists in memory (~0.06 KB a passage), as 4-bit "fast-scan" codes that FAISS
 scans with SIMD shuffles (96 sub-quantizers of 4 bits: 48 bytes a passage, the bytes of PQ48x8
 with about its recall, at a quarter of its scan or less: docs/benchmarks.md); each question scans
-``nprobe`` lists, takes the best ``RERANK_DEPTH`` codes and scores them again with their exact vectors
-(``vectors.npy``, float16, 768 B a passage, on disk: a question reads about a thousand rows).
+``nprobe`` lists and scores the best ``CODES_DEPTH`` again with an int8 copy of the vectors kept
+in memory, and the best ``EXACT_DEPTH`` of those with their exact vectors (``vectors.npy``,
+float16, 768 B a passage, on disk). Its sentences get PQ codes too ("sentence codes" below),
+which rank the candidates before their sentence vectors are read from disk.
 
 Everything works in chunks so that a 10-million-passage build never holds all vectors as
 float32: training uses a sample, vectors are added and written chunk by chunk. The parameters
@@ -26,13 +28,17 @@ import numpy as np
 ARCHIVE = "archive"
 VECTORS = "vectors.npy"  # the exact passage vectors, float16 (n, dim)
 # The same vectors as int8 with one float32 scale a row (half the bytes: 3.8 GB at 10M, kept in
-# memory by a serving process): the PQ candidates are scored with them first, and only the
-# best EXACT_DEPTH are read from the float16 file (a ~1,000-row read a question became ~130).
+# memory by a serving process): the PQ candidates are scored with them, and only the best
+# EXACT_DEPTH are read again from the float16 file (a ~1,000-row read a question became 16).
 # Cheap candidates allow more of them: CODES_DEPTH instead of RERANK_DEPTH, which at 10M
 # synthetic passages took recall@10 from 0.954 to 0.984 for ~1 ms (docs/benchmarks.md); the
-# int8 order kept the top 50 of every question at EXACT_DEPTH 64 already.
+# int8 order kept the top 50 of every question among its best 64 already.
 CODES, SCALES = "vectors.int8.npy", "vectors.scale.npy"
-EXACT_DEPTH = 128
+# A fresh question at 10M is bound by the disk (a virtual disk serves ~10k random 4 KB reads a
+# second here, docs/benchmarks.md), not by the arithmetic: the int8 copy gives every candidate
+# its score, and only the best EXACT_DEPTH are read again from the float16 file and re-scored
+# (int8 scores are within ~0.001 of them). 128 re-read rows were ~12 ms of a fresh question.
+EXACT_DEPTH = 16
 CODES_DEPTH = 2048
 # HNSW is kept up to here: at 2M passages its vectors and graph are ~3.4 GB of memory.
 ARCHIVE_ABOVE = 2_000_000
@@ -67,7 +73,8 @@ def params_for(n: int, dim: int) -> dict:
     # "rerank": the depth at build, for the record; searches use RERANK_DEPTH as it is now
     return {"nlist": nlist, "pq_m": 2 * m if fast else m, "pq_bits": PQ_BITS if fast else 8,
             "fast_scan": fast, "nprobe": min(NPROBE, nlist), "rerank": RERANK_DEPTH,
-            "vectors": VECTORS, "vector_dtype": "float16", "codes": CODES}
+            "vectors": VECTORS, "vector_dtype": "float16", "codes": CODES,
+            "sentence_codes": SENT_CODES}
 
 
 def factory_string(n: int, info: dict) -> str:
@@ -179,8 +186,8 @@ def search(index, exact: np.ndarray, qvec: np.ndarray, k: int, depth: int | None
     depth by default CODES_DEPTH with ``coarse``, else RERANK_DEPTH.
     ``rows``: only these passages (a filtered question); ``prefetch(rows)``: starts reading
     the candidates' exact vectors before they are gathered (pages.RandomRows); ``coarse``:
-    (int8 codes, scales, their prefetch or None), to keep only the candidates' best
-    ``max(EXACT_DEPTH, 2k)`` by the int8 vectors before reading exact ones."""
+    (int8 codes, scales, their prefetch or None): the candidates (or a small filtered set)
+    are scored by the int8 vectors, and only the best EXACT_DEPTH by the exact ones."""
     n = len(exact) if rows is None else len(rows)
     if k <= 0 or n == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
@@ -190,6 +197,8 @@ def search(index, exact: np.ndarray, qvec: np.ndarray, k: int, depth: int | None
     params = {}
     if rows is not None:
         rows = np.asarray(rows, dtype=np.int64)
+        if coarse is not None and n <= FILTERED_EXACT:  # in memory: no exact row read
+            return _by_codes(exact, coarse, np.unique(rows), q[0], k, prefetch)
         if n <= FILTERED_EXACT or k > EXACT_ABOVE_FRACTION * n:
             return exact_search(exact, q[0], k, rows=rows, prefetch=prefetch)
         import faiss
@@ -203,18 +212,32 @@ def search(index, exact: np.ndarray, qvec: np.ndarray, k: int, depth: int | None
     if rows is not None and len(idx) < min(k, n):  # the lists scanned hold too few of the rows
         return exact_search(exact, q[0], k, rows=rows, prefetch=prefetch)
     order = np.sort(idx)  # rows in file order: fewer, more sequential page reads
-    if coarse is not None and len(order) > max(EXACT_DEPTH, 2 * k):
-        codes, scales, prefetch_codes = coarse
-        if prefetch_codes is not None:
-            prefetch_codes(order)
-        approx = (np.asarray(codes[order], dtype=np.float32) @ q[0]) * scales[order]
-        keep = max(EXACT_DEPTH, 2 * k)
-        order = np.sort(order[np.argpartition(-approx, keep - 1)[:keep]])
+    if coarse is not None:
+        return _by_codes(exact, coarse, order, q[0], k, prefetch)
     if prefetch is not None:
         prefetch(order)
     scores = np.asarray(exact[order], dtype=np.float32) @ q[0]
     best = np.argsort(-scores, kind="stable")[:k]
     return order[best], scores[best]
+
+
+def _by_codes(exact, coarse, rows: np.ndarray, q: np.ndarray, k: int,
+              prefetch=None) -> tuple[np.ndarray, np.ndarray]:
+    """The top k of ``rows`` (ascending) by their int8 vectors, the best EXACT_DEPTH of them
+    scored again by their exact ones: (indices, scores), best first."""
+    codes, scales, prefetch_codes = coarse
+    if prefetch_codes is not None:
+        prefetch_codes(rows)
+    approx = (np.asarray(codes[rows], dtype=np.float32) @ q) * scales[rows]
+    top = np.argpartition(-approx, k - 1)[:k] if len(rows) > k else np.arange(len(rows))
+    top = top[np.argsort(-approx[top], kind="stable")]
+    ids, scores = rows[top], approx[top].astype(np.float32)
+    lead = np.argsort(ids[:EXACT_DEPTH])  # the best ones' positions, in file order
+    if prefetch is not None:
+        prefetch(ids[lead])
+    scores[lead] = np.asarray(exact[ids[lead]], dtype=np.float32) @ q
+    best = np.argsort(-scores, kind="stable")
+    return ids[best], scores[best]
 
 
 def exact_search(exact: np.ndarray, qvec: np.ndarray, k: int, chunk: int = 1 << 20,
@@ -239,12 +262,111 @@ def exact_search(exact: np.ndarray, qvec: np.ndarray, k: int, chunk: int = 1 << 
     return idx[best], sc[best]
 
 
-def write_files(gen_dir: Path, info: dict, passage_vectors) -> None:
-    """What an archive generation keeps beside faiss.index: the exact vectors (float16), and
-    their int8 copy."""
+def write_files(gen_dir: Path, info: dict, passage_vectors, sentence_vectors=None) -> None:
+    """What an archive generation keeps beside faiss.index: the exact vectors (float16), their
+    int8 copy, and the sentences' PQ codes (write_sentence_codes)."""
     if info.get("index_type") == ARCHIVE:
         write_vectors(Path(gen_dir) / VECTORS, passage_vectors)
         write_codes(gen_dir, passage_vectors)
+        if sentence_vectors is not None:
+            write_sentence_codes(gen_dir, sentence_vectors)
+
+
+
+# -- sentence codes ---------------------------------------------------------------------------
+# Archive indexes: every sentence vector as a 48-byte PQ code, small enough to stay in memory.
+#
+# Stage 1 of the ranking scores each candidate passage by its best sentence's cosine, and at 10
+# million passages the sentence vectors (float16, 23 GB) live on disk: a fresh question read those
+# of its ~100 candidates, ~130 random pages, ~11 ms on a disk that serves ~10k random reads a
+# second (docs/benchmarks.md, "The full answer at 10M"). The codes (1.4 GB at 30M sentences)
+# give every candidate an approximate best cosine in memory; the ranking then reads the exact
+# vectors of the best few only (rank.SENT_EXACT) and of whatever its head still lacks, so the
+# passages it scores again and quotes are scored exactly as before. On news dev, the exact
+# stage-1 top 10 was within the codes' top 30 for all 300 questions (top 20: 98%).
+#
+# Indexes built without the codes are read as before: every candidate's vectors from disk.
+SENT_CODES = "sentences.pq.npy"        # uint8 (sentences, code bytes)
+SENT_QUANTIZER = "sentences.pq.faiss"  # the trained faiss.ProductQuantizer
+SENT_SUB = 48                     # sub-quantizers at 384 dimensions: 8 dimensions each
+SENT_SAMPLE = 65_536              # training sample (256 centroids need ~10k points)
+
+
+def _sent_sub(dim: int) -> int:
+    return SENT_SUB if dim % SENT_SUB == 0 else \
+        next(d for d in (32, 24, 16, 12, 8, 4, 2, 1) if dim % d == 0)
+
+
+def _sent_bits(n: int) -> int:
+    """8 bits a sub-quantizer when there are points to train 256 centroids, fewer (down to 4)
+    for the tests' small indexes."""
+    return max(4, min(8, int(math.log2(max(2, n // 39)))))
+
+
+def _as_stored(block) -> np.ndarray:
+    """float32 from the float16 values sentences.npy holds, whatever ``block`` is: either
+    writer (in memory, or chunked from the file) then gives the same bytes."""
+    return np.asarray(block, dtype=np.float16).astype(np.float32)
+
+
+def write_sentence_codes(gen_dir: Path, sentence_vectors, seed: int = 0) -> None:
+    """Train the quantizer on a sample of ``sentence_vectors`` (any array, a memory map
+    included) and write every sentence's code, chunk by chunk."""
+    import faiss
+
+    n, dim = sentence_vectors.shape
+    if n == 0:
+        return
+    pq = faiss.ProductQuantizer(dim, _sent_sub(dim), _sent_bits(n))
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(n, SENT_SAMPLE, replace=False)) if n > SENT_SAMPLE else np.arange(n)
+    pq.train(_as_stored(sentence_vectors[rows]))
+    codes = np.lib.format.open_memmap(Path(gen_dir) / SENT_CODES, mode="w+", dtype=np.uint8,
+                                      shape=(n, pq.code_size))
+    for lo in range(0, n, 5 * CHUNK):
+        codes[lo:lo + 5 * CHUNK] = pq.compute_codes(_as_stored(sentence_vectors[lo:lo + 5 * CHUNK]))
+    codes.flush()
+    del codes
+    faiss.write_ProductQuantizer(pq, str(Path(gen_dir) / SENT_QUANTIZER))
+
+
+class SentenceCodes:
+    """The codes of an index's sentences (memory-mapped) and their quantizer."""
+
+    def __init__(self, codes: np.ndarray, pq):
+        import faiss
+
+        self.codes, self.pq = codes, pq
+        self._centroids = faiss.vector_to_array(pq.centroids).reshape(pq.M, pq.ksub, pq.dsub)
+        self._first = np.arange(pq.M, dtype=np.intp) * pq.ksub  # each sub-quantizer's table row
+
+    @classmethod
+    def open(cls, gen_dir: Path, sentences: int, dim: int) -> SentenceCodes | None:
+        """The generation's codes, or None when it was built without them (ValueError when
+        they do not match its sentences)."""
+        import faiss
+
+        if not (Path(gen_dir) / SENT_CODES).exists():
+            return None
+        pq = faiss.read_ProductQuantizer(str(Path(gen_dir) / SENT_QUANTIZER))
+        codes = np.load(Path(gen_dir) / SENT_CODES, mmap_mode="r").view(np.ndarray)
+        if codes.shape != (sentences, pq.code_size) or pq.d != dim:
+            raise ValueError(f"{SENT_CODES} has shape {codes.shape}")
+        return cls(codes, pq)
+
+    def cosines(self, rows: np.ndarray, qvec: np.ndarray) -> np.ndarray:
+        """Approximate cosines of these sentences with the question (float32): the sum of each
+        sub-vector's product with its centroid, from a table of all of them. (FAISS's decode
+        of ~250 codes took 5 ms in a serving process, its threads waiting on busy cores; this
+        is single-threaded numpy, ~0.1 ms.)"""
+        if not len(rows):
+            return np.zeros(0, dtype=np.float32)
+        q = np.asarray(qvec, dtype=np.float32).reshape(self.pq.M, self.pq.dsub)
+        codes = np.asarray(self.codes[np.asarray(rows, dtype=np.int64)])
+        if self.pq.nbits != 8:  # packed codes (the tests' small indexes): FAISS unpacks them
+            return self.pq.decode(np.ascontiguousarray(codes)) @ q.reshape(-1)
+        table = np.matmul(self._centroids, q[:, :, None]).reshape(-1)  # (M * ksub,)
+        return np.take(table, codes.astype(np.intp) + self._first).sum(axis=1, dtype=np.float32)
 
 
 def index_reason(manifest: dict, flat_max: int) -> str:
@@ -271,5 +393,7 @@ def index_reason(manifest: dict, flat_max: int) -> str:
                                   f"{info.get('nprobe')}, re-rank "
                                   + (f"{CODES_DEPTH} by int8 vectors, the best {EXACT_DEPTH} by "
                                      if info.get("codes") else f"{RERANK_DEPTH} by ")
-                                  + f"{info.get('vector_dtype')} vectors")}.get(kind)
+                                  + f"{info.get('vector_dtype')} vectors"
+                                  + ("; sentences ranked by PQ codes first"
+                                     if info.get("sentence_codes") else ""))}.get(kind)
     return f"{why}" + (f" ({params()})" if params else "")

@@ -126,6 +126,9 @@ class IndexStore:
                 self._random["codes"] = RandomRows(self.codes[0])
             if self.exact is not None:
                 self.table.read_bodies_at_random()
+            # archive indexes: their sentences' PQ codes, where the build wrote them
+            self.sentence_codes = None if self.exact is None else archive.SentenceCodes.open(
+                self.gen_dir, len(self.sentence_vectors), self.sentence_vectors.shape[1])
         except Exception as exc:  # noqa: BLE001 - whatever the reader raised, it is damage
             raise IndexCorrupt(f"the index at {self.index_dir} cannot be read "
                                f"({type(exc).__name__})") from exc
@@ -246,6 +249,9 @@ class IndexStore:
         """The stored vectors of these passages (float32, one row each): one call, not one per
         passage (the ranking reads those BM25 alone found)."""
         rows = np.asarray(rows, dtype=np.int64)
+        if self.codes is not None:  # archive: the int8 copy, in memory (archive.EXACT_DEPTH)
+            codes, scales = self.codes
+            return np.asarray(codes[rows], dtype=np.float32) * scales[rows, None]
         if self.exact is not None:
             self._random["exact"].prefetch(rows)
             return np.asarray(self.exact[rows], dtype=np.float32)

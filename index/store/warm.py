@@ -21,9 +21,10 @@ import numpy as np
 from .pages import map_of
 
 # Warm only what fits comfortably: at most this share of the machine's memory. The pages are
-# page cache (the kernel takes them back under pressure), and 0.4 lets in what every question
-# at 10M archive passages reads (8.2 GB on the 24 GB machine; 0.25 left out its postings).
-WARM_SHARE = 0.40
+# page cache (the kernel takes them back under pressure), and 0.45 lets in what every question
+# at 10M archive passages reads (10.5 GB on the 24 GB machine; 0.25 left out its postings,
+# 0.40 its sentence codes).
+WARM_SHARE = 0.45
 _PAGE = 4096
 _CHUNK = 64 << 20  # bytes touched per numpy call: the GIL is free between two
 
@@ -34,14 +35,16 @@ def mapped_arrays(store) -> list[np.ndarray]:
 
     An archive index is larger than the memory (43 GB at 10M passages): only what every
     question reads is mapped in, the int8 passage vectors that score the PQ candidates, the
-    table's rows and spans, and the BM25 postings with their impact prefixes (8.2 GB at 10M:
-    fresh questions 61 -> 25 ms p50 after a restart once the postings were in it, 34 -> 20 ms
-    in the next process, docs/benchmarks.md); its sentence and exact vectors stay on disk
+    sentences' PQ codes, the table's rows and spans, and the BM25 postings with their impact
+    prefixes (10.5 GB at 10M; mapping the postings in took fresh questions from 61 to 25 ms
+    p50 after a restart, docs/benchmarks.md); its sentence and exact vectors stay on disk
     (pages.py)."""
     common = [store.table.rows, store.table.spans,
               *(store.bm25.scores[name] for name in ("data", "indices", "indptr"))]
     if store.exact is not None:
         arrays = [*(store.codes or ()), *common]
+        if getattr(store, "sentence_codes", None) is not None:
+            arrays.append(store.sentence_codes.codes)
         if store.bm25.impacts is not None:
             arrays += store.bm25.impacts.mapped()
     else:

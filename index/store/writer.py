@@ -109,7 +109,7 @@ def write_generation(index_dir: Path, data: BuildData) -> dict:
         faiss.write_index(index, str(tmp_dir / "faiss.index"))
         del index
         # The archive index also keeps its exact vectors on disk as float16 (archive.py).
-        archive.write_files(tmp_dir, info, data.passage_vectors)
+        archive.write_files(tmp_dir, info, data.passage_vectors, data.sentence_vectors)
         np.save(tmp_dir / "sentences.npy", np.asarray(data.sentence_vectors,
                                                       dtype=SENTENCE_DTYPE))
         write_table(tmp_dir, data.articles, data.passages)
