@@ -290,6 +290,7 @@ class Ranker:
             return out
         # Stage 2: the best few again, with what their sentences say.
         head = out[: max(1, rerank or p.rerank)]
+        self.store.prefetch_bodies([i for i, _, _ in out[: len(head) + SENT_MARGIN]])
         year = time.tf.year if time is not None and time.period else None
         if bonus is not None:
             head_bonus = bonus(np.asarray([i for i, _, _ in head], dtype=np.int64))

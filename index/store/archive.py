@@ -229,14 +229,17 @@ def _by_codes(exact, coarse, rows: np.ndarray, q: np.ndarray, k: int,
     if prefetch_codes is not None:
         prefetch_codes(rows)
     approx = (np.asarray(codes[rows], dtype=np.float32) @ q) * scales[rows]
-    top = np.argpartition(-approx, k - 1)[:k] if len(rows) > k else np.arange(len(rows))
+    # at least EXACT_DEPTH: a k of 10 must not leave the int8 order to decide the tenth
+    depth = max(k, EXACT_DEPTH)
+    top = np.argpartition(-approx, depth - 1)[:depth] if len(rows) > depth else \
+        np.arange(len(rows))
     top = top[np.argsort(-approx[top], kind="stable")]
     ids, scores = rows[top], approx[top].astype(np.float32)
     lead = np.argsort(ids[:EXACT_DEPTH])  # the best ones' positions, in file order
     if prefetch is not None:
         prefetch(ids[lead])
     scores[lead] = np.asarray(exact[ids[lead]], dtype=np.float32) @ q
-    best = np.argsort(-scores, kind="stable")
+    best = np.argsort(-scores, kind="stable")[:k]
     return ids[best], scores[best]
 
 

@@ -257,6 +257,13 @@ class IndexStore:
             return np.asarray(self.exact[rows], dtype=np.float32)
         return self.faiss.reconstruct_batch(rows)
 
+    def prefetch_bodies(self, rows) -> None:
+        """Start reading the bodies of these passages' articles together (archive indexes
+        only, as prefetch_sentences)."""
+        if self.exact is not None:
+            ids = dict.fromkeys(self.passages[int(i)].article_id for i in rows)
+            self.table.prefetch_bodies([self.article_by_id[a] for a in ids])
+
     def prefetch_sentences(self, rows: np.ndarray) -> None:
         """Start reading these rows of ``sentence_vectors`` together (archive indexes only:
         pages.py); the caller gathers them next."""

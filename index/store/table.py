@@ -246,6 +246,16 @@ class Table:
         if isinstance(self._bodies, mmap.mmap) and hasattr(mmap, "MADV_RANDOM"):
             self._bodies.madvise(mmap.MADV_RANDOM)
 
+    def prefetch_bodies(self, articles) -> None:
+        """Start reading the bodies of these articles not read yet, all at once: a fresh
+        question at 10M read the ~10 it quotes one after another (~3 ms; pages.py)."""
+        if not isinstance(self._bodies, mmap.mmap) or not hasattr(mmap, "MADV_WILLNEED"):
+            return
+        for a in articles:
+            if getattr(a, "_body", "") is None and a._span[1]:
+                lo = a._span[0] - a._span[0] % mmap.PAGESIZE
+                self._bodies.madvise(mmap.MADV_WILLNEED, lo, a._span[0] + a._span[1] - lo)
+
     def _read_body(self, offset: int, length: int) -> str:
         return bytes(self._bodies[offset:offset + length]).decode("utf-8", "surrogatepass")
 
