@@ -60,7 +60,26 @@ def _pool() -> ThreadPoolExecutor:
     with _POOL_LOCK:
         if not _POOL:
             _POOL.append(ThreadPoolExecutor(max_workers=2, thread_name_prefix="citebot-bm25"))
+            _numpy_blas_alone()
         return _POOL[0]
+
+
+def _numpy_blas_alone() -> None:
+    """numpy's BLAS at one thread from now on in this process (which answers questions).
+
+    A question's products are small (2,048 x 384 at most) and OpenBLAS splits any above
+    ~9,000 values over its threads: with the other core busy (an archive index's BM25 thread,
+    another chat's question) each product waited for a thread to be free. At 10M passages a
+    fresh question's dense search took 8 ms beside BM25, 4.5 ms with one thread; the full
+    answer 15-16 -> 12-13 ms p50 (docs/benchmarks.md). FAISS's own BLAS (its k-means in a
+    build) keeps its threads."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # a dependency; without it, answers are the same, only slower
+        return
+    for lib in ThreadpoolController().lib_controllers:
+        if lib.user_api == "blas" and "faiss" not in lib.filepath:
+            lib.set_num_threads(1)
 
 
 class Ranker:

@@ -210,6 +210,8 @@ def test_sentence_codes_rank_like_the_sentence_vectors(archive_index, embedder, 
     """Ranked first by the sentence codes, then by the exact vectors of the best few (and of
     any of the head still approximate): the same answers as reading every candidate's vectors
     at once."""
+    from threadpoolctl import threadpool_info
+
     from index.search import rank
     from index.search.searcher import Searcher
     from index.store.store import IndexStore
@@ -217,6 +219,8 @@ def test_sentence_codes_rank_like_the_sentence_vectors(archive_index, embedder, 
     index, _ = archive_index
     store, plain = IndexStore(index), IndexStore(index)
     assert store.sentence_codes is not None
+    faiss_threads = next(i["num_threads"] for i in threadpool_info()
+                         if i["user_api"] == "blas" and "faiss" in i["filepath"])
     plain.sentence_codes = None
     read, read_all = [], []
     for st, log in ((store, read), (plain, read_all)):
@@ -238,6 +242,10 @@ def test_sentence_codes_rank_like_the_sentence_vectors(archive_index, embedder, 
         a, b = coarse.ask(question, k=3), exact.ask(question, k=3)
         assert a.to_dict() == b.to_dict()
     assert rounds and max(rounds) >= 2  # the head needed a second read
+    # an archive index answers with numpy's BLAS at one thread; FAISS's keeps its own
+    blas = {i["filepath"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+    assert {n for f, n in blas.items() if "faiss" not in f} == {1}  # numpy's (scipy's, …)
+    assert [n for f, n in blas.items() if "faiss" in f] == [faiss_threads]
     # first the few best candidates' sentences, not every candidate's (on this small corpus
     # the head and its margin hold most passages: the rounds end up reading them all)
     assert 0 < min(read) < min(read_all)
