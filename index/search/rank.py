@@ -201,7 +201,7 @@ class Ranker:
 
     def _sentence_cosines_coarse(self, cand: np.ndarray, qvec: np.ndarray, codes,
                                  fill: np.ndarray, score_of, need: int):
-        """_sentence_cosines for an archive index with sentence codes (store/archive.py, SentenceCodes):
+        """_sentence_cosines for an archive index with sentence codes (archive.SentenceCodes):
         every cosine from the codes first; then the exact vectors of the SENT_EXACT best
         candidates by ``score_of(best cosines, ``fill`` where none)``, and again of any of the
         best ``need`` still scored from codes, until none is. The vectors of the others are

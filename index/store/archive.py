@@ -275,7 +275,6 @@ def write_files(gen_dir: Path, info: dict, passage_vectors, sentence_vectors=Non
             write_sentence_codes(gen_dir, sentence_vectors)
 
 
-
 # -- sentence codes ---------------------------------------------------------------------------
 # Archive indexes: every sentence vector as a 48-byte PQ code, small enough to stay in memory.
 #
@@ -318,9 +317,10 @@ def write_sentence_codes(gen_dir: Path, sentence_vectors, seed: int = 0) -> None
     import faiss
 
     n, dim = sentence_vectors.shape
-    if n == 0:
+    if n < 2 ** 4:  # too few to train even 4-bit centroids: read exactly, as without codes
         return
     pq = faiss.ProductQuantizer(dim, _sent_sub(dim), _sent_bits(n))
+    pq.cp.min_points_per_centroid = 1  # a small index's few points: no warning per sub-quantizer
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(n, SENT_SAMPLE, replace=False)) if n > SENT_SAMPLE else np.arange(n)
     pq.train(_as_stored(sentence_vectors[rows]))

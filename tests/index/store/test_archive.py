@@ -129,6 +129,9 @@ def test_sentence_codes_approximate_the_cosines(ivf20k, tmp_path):
     assert np.abs(np.concatenate(errors)).mean() < 0.05
     assert len(codes.cosines(np.zeros(0, dtype=np.int64), q)) == 0
     assert archive.SentenceCodes.open(tmp_path / "none", len(x), x.shape[1]) is None
+    (tmp_path / "tiny").mkdir()
+    archive.write_sentence_codes(tmp_path / "tiny", x[:5])  # too few to train: none written
+    assert archive.SentenceCodes.open(tmp_path / "tiny", 5, x.shape[1]) is None
     with pytest.raises(ValueError):
         archive.SentenceCodes.open(tmp_path, len(x) - 1, x.shape[1])
 
