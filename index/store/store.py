@@ -247,9 +247,10 @@ class IndexStore:
 
     def passage_vectors(self, rows: np.ndarray) -> np.ndarray:
         """The stored vectors of these passages (float32, one row each): one call, not one per
-        passage (the ranking reads those BM25 alone found)."""
+        passage (the ranking reads those BM25 alone found). An archive index gives its int8
+        copy's, from memory, as it scores dense candidates beyond archive.EXACT_DEPTH."""
         rows = np.asarray(rows, dtype=np.int64)
-        if self.codes is not None:  # archive: the int8 copy, in memory (archive.EXACT_DEPTH)
+        if self.codes is not None:
             codes, scales = self.codes
             return np.asarray(codes[rows], dtype=np.float32) * scales[rows, None]
         if self.exact is not None:

@@ -43,7 +43,7 @@ def mapped_arrays(store) -> list[np.ndarray]:
               *(store.bm25.scores[name] for name in ("data", "indices", "indptr"))]
     if store.exact is not None:
         arrays = [*(store.codes or ()), *common]
-        if getattr(store, "sentence_codes", None) is not None:
+        if store.sentence_codes is not None:
             arrays.append(store.sentence_codes.codes)
         if store.bm25.impacts is not None:
             arrays += store.bm25.impacts.mapped()

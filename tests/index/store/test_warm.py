@@ -98,6 +98,7 @@ def test_an_archive_index_warms_what_every_question_reads(tmp_path):
     arrays = mapped_arrays(store)
     assert any(a is store.codes[0] for a in arrays) and any(a is store.table.rows for a in arrays)
     assert any(a is store.bm25.scores["data"] for a in arrays)
+    assert any(a is store.sentence_codes.codes for a in arrays)
     assert not any(a is store.sentence_vectors or a is store.exact for a in arrays)
     q = store.sentence_vectors[2].astype(np.float32)
     before = store.dense_search(q, 5)
